@@ -1,0 +1,38 @@
+// Prints one closing line "N passed, N failed" from vitest's JSON report and pytest's
+// JUnit XML, so CI counts both suites. A missing report counts as a failure.
+import { readFileSync, existsSync } from 'node:fs';
+
+const [vitestPath, pytestPath] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+
+if (vitestPath && existsSync(vitestPath)) {
+  const report = JSON.parse(readFileSync(vitestPath, 'utf8'));
+  passed += report.numPassedTests ?? 0;
+  failed += (report.numFailedTests ?? 0) + (report.numRuntimeErrorTestSuites ?? 0);
+  skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+} else {
+  console.error(`missing vitest report: ${vitestPath}`);
+  failed += 1;
+}
+
+if (pytestPath && existsSync(pytestPath)) {
+  const xml = readFileSync(pytestPath, 'utf8');
+  const attr = (name) => {
+    const m = xml.match(new RegExp(`<testsuite[^>]*\\s${name}="(\\d+)"`));
+    return m ? Number(m[1]) : 0;
+  };
+  const tests = attr('tests');
+  const bad = attr('failures') + attr('errors');
+  const skip = attr('skipped');
+  passed += tests - bad - skip;
+  failed += bad;
+  skipped += skip;
+} else {
+  console.error(`missing pytest report: ${pytestPath}`);
+  failed += 1;
+}
+
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 ? 1 : 0);
