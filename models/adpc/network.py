@@ -141,10 +141,10 @@ def rbf_kernel(lam: torch.Tensor, square_dis: torch.Tensor) -> torch.Tensor:
 def rbf_fill(y: torch.Tensor, mask: torch.Tensor, lam: torch.Tensor,
              square_dis: torch.Tensor) -> torch.Tensor:
     """ADP-C's masked output: y where mask is 1, the RBF interpolation of y*mask elsewhere."""
-    channels = y.shape[1]
-    kernel = rbf_kernel(lam, square_dis).expand(channels, 1, *square_dis.shape)
+    channels = int(y.shape[1])
+    kernel = rbf_kernel(lam, square_dis).expand(channels, 1, RBF_SIZE, RBF_SIZE)
     ym = y * mask
-    interpolated = F.conv2d(ym, kernel, padding=square_dis.shape[-1] // 2, groups=channels)
+    interpolated = F.conv2d(ym, kernel, padding=RBF_SIZE // 2, groups=channels)
     return ym + interpolated * (1 - mask)
 
 
@@ -411,10 +411,24 @@ class ADPCNet(nn.Module):
 
     # ---- the four steps, usable one by one (the ONNX export wraps them per stage)
 
-    def run_stage1(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], torch.Tensor]:
+    def run_stem(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """Stem and stage 1: the single 1/4-resolution branch."""
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.relu(self.bn2(self.conv2(x)))
-        features = [self.layer1(x)]
+        return [self.layer1(x)]
+
+    def run_backbone(self, k: int, features: List[torch.Tensor]) -> List[torch.Tensor]:
+        """Transition k-1 and stage k (k = 2..4), without the exit head."""
+        xs = []
+        for i, t in enumerate(getattr(self, f"transition{k - 1}")):
+            if t is None:
+                xs.append(features[i])
+            else:  # a new branch grows from the lowest-resolution one
+                xs.append(t(features[i] if i < len(features) else features[-1]))
+        return getattr(self, f"stage{k}")(xs)
+
+    def run_stage1(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], torch.Tensor]:
+        features = self.run_stem(x)
         return features, self.exit1(exit_input(features))
 
     def run_stage(self, k: int, features: List[torch.Tensor],
@@ -423,19 +437,19 @@ class ADPCNet(nn.Module):
         for conv in self._gated[k]:
             conv.source = source
         try:
-            transition = getattr(self, f"transition{k - 1}")
-            xs = []
-            for i, t in enumerate(transition):
-                if t is None:
-                    xs.append(features[i])
-                else:
-                    xs.append(t(features[i] if i < len(features) else features[-1]))
-            features = getattr(self, f"stage{k}")(xs)
+            features = self.run_backbone(k, features)
             logits = self.head(k)(exit_input(features))
         finally:
             for conv in self._gated[k]:
                 conv.source = None
         return features, logits
+
+    def forward_dense(self, x: torch.Tensor) -> torch.Tensor:
+        """The plain HRNet: backbone and final head, no early exits, no CA."""
+        features = self.run_stem(x)
+        for k in (2, 3, 4):
+            features = self.run_backbone(k, features)
+        return self.last_layer(exit_input(features))
 
     def forward(self, x: torch.Tensor, threshold: Optional[float] = None,
                 max_exit: int = 4) -> AnytimeOutput:

@@ -1,0 +1,272 @@
+"""Exports a checkpoint as a stage-wise ONNX bundle (the contract with src/, see docs/BUNDLE.md).
+
+    python -m models.adpc.export --checkpoint runs/x/final.pt --out models/default
+    python -m models.adpc.export --official hrnet_w48_adpc.pth --arch w48 \
+        --height 1024 --width 2048 --out models/w48-official
+
+One graph per stage. Stage 1 takes the normalised image; stage k > 1 takes the previous
+stage's branch features, the merged logits and the CA threshold, applies CA itself and
+returns its branch features (not stage 4), the merged logits, a uint8 label map, the
+confidence (max softmax) at 1/4 resolution and the computed positions per resolution.
+A single dense graph of the backbone with the final head only is exported as the baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .data import MEAN, STD
+from .flops import GIGA, conv_costs, dense_gflops, gflops_by_resolution, segment_gflops
+from .network import ADPCNet, MaskSource, build_model, strip_official_prefix
+
+BUNDLE_FORMAT = "adpc-bundle"
+BUNDLE_VERSION = 1
+OPSET = 17
+
+CLASSES = [
+    ("road", (128, 64, 128)), ("sidewalk", (244, 35, 232)), ("building", (70, 70, 70)),
+    ("wall", (102, 102, 156)), ("fence", (190, 153, 153)), ("pole", (153, 153, 153)),
+    ("traffic light", (250, 170, 30)), ("traffic sign", (220, 220, 0)),
+    ("vegetation", (107, 142, 35)), ("terrain", (152, 251, 152)), ("sky", (70, 130, 180)),
+    ("person", (220, 20, 60)), ("rider", (255, 0, 0)), ("car", (0, 0, 142)),
+    ("truck", (0, 0, 70)), ("bus", (0, 60, 100)), ("train", (0, 80, 100)),
+    ("motorcycle", (0, 0, 230)), ("bicycle", (119, 11, 32)),
+]
+
+
+def labels_and_confidence(logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """uint8 label map [1,h,w] and max softmax probability [1,h,w]."""
+    confidence = torch.softmax(logits, dim=1).max(dim=1)[0]
+    return logits.argmax(dim=1).to(torch.uint8), confidence
+
+
+class Stage1Graph(nn.Module):
+    def __init__(self, net: ADPCNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image):  # image: float32[1,3,H,W], normalised
+        features, logits = self.net.run_stage1(image)
+        labels, confidence = labels_and_confidence(logits)
+        return (*features, logits, labels, confidence)
+
+
+class StageGraph(nn.Module):
+    """Stage k (2..4), dense-masked: the reference form of ADP-C."""
+
+    def __init__(self, net: ADPCNet, k: int, resolutions: Sequence[Tuple[int, int]]):
+        super().__init__()
+        self.net, self.k, self.resolutions = net, k, list(resolutions)
+
+    def forward(self, *args):  # feat_i: float32[1,C_i,h_i,w_i]..., logits, threshold: float32[1]
+        *features, logits, threshold = args
+        source = MaskSource(logits, threshold)
+        features, new_logits = self.net.run_stage(self.k, list(features), source)
+        mask = source.full
+        merged = logits * (1 - mask) + new_logits * mask
+        labels, confidence = labels_and_confidence(merged)
+        computed = torch.stack([source.at(r).sum() for r in self.resolutions]).to(torch.int64)
+        outputs = [] if self.k == 4 else list(features)
+        return (*outputs, merged, labels, confidence, computed)
+
+
+class DenseBaselineGraph(nn.Module):
+    """The plain HRNet a user would otherwise run: backbone and final head, no early exits."""
+
+    def __init__(self, net: ADPCNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image):
+        logits = self.net.forward_dense(image)
+        labels, _ = labels_and_confidence(logits)
+        return logits, labels
+
+
+def _names(prefix: str, count: int) -> List[str]:
+    return [f"{prefix}{i}" for i in range(count)]
+
+
+def export_graph(module: nn.Module, args: Tuple[torch.Tensor, ...], path: Path,
+                 input_names: List[str], output_names: List[str]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), opset_version=OPSET, input_names=input_names,
+                          output_names=output_names, do_constant_folding=True)
+
+
+def tensor_spec(name: str, t: torch.Tensor) -> Dict:
+    dtype = {torch.float32: "float32", torch.uint8: "uint8", torch.int64: "int64"}[t.dtype]
+    return {"name": name, "dtype": dtype, "shape": list(t.shape)}
+
+
+def save_reference(folder: Path, name: str, t: torch.Tensor, index: Dict) -> None:
+    file = f"{name}.bin"
+    t.detach().contiguous().numpy().tofile(folder / file)
+    index[name] = {**tensor_spec(name, t), "file": file}
+
+
+def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: float,
+                  name: str, sample: Optional[torch.Tensor] = None,
+                  evaluation: Optional[Dict] = None, source: Optional[Dict] = None) -> Dict:
+    """Writes manifest.json, stage{1..4}.onnx, dense.onnx and reference/ into `out`."""
+    net = net.eval()
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "reference").mkdir(parents=True)
+    costs = conv_costs(net, height, width)
+    image = sample if sample is not None else torch.randn(1, 3, height, width)
+    thr = torch.tensor([threshold], dtype=torch.float32)
+    ref_index: Dict = {}
+    save_reference(out / "reference", "image", image, ref_index)
+    save_reference(out / "reference", "threshold", thr, ref_index)
+    stages = []
+
+    with torch.no_grad():
+        outputs = Stage1Graph(net)(image)
+        n_feat = len(outputs) - 3
+        in_names, out_names = ["image"], _names("feat", n_feat) + ["logits", "labels", "confidence"]
+        export_graph(Stage1Graph(net), (image,), out / "stage1.onnx", in_names, out_names)
+        stages.append(stage_entry(1, "stage1.onnx", [image], in_names, outputs, out_names, costs, []))
+        for n, t in zip(out_names, outputs):
+            save_reference(out / "reference", f"stage1.{n}", t, ref_index)
+        features, logits = list(outputs[:n_feat]), outputs[n_feat]
+
+        for k in (2, 3, 4):
+            resolutions = sorted({c.out_size for c in costs if c.stage == k and c.masked},
+                                 key=lambda s: -s[0] * s[1])
+            graph = StageGraph(net, k, resolutions)
+            args = (*features, logits, thr)
+            outputs = graph(*args)
+            in_names = _names("feat", len(features)) + ["logits", "threshold"]
+            n_feat = len(outputs) - 4
+            out_names = _names("feat", n_feat) + ["logits", "labels", "confidence", "computed"]
+            export_graph(graph, args, out / f"stage{k}.onnx", in_names, out_names)
+            stages.append(stage_entry(k, f"stage{k}.onnx", list(args), in_names, outputs, out_names,
+                                      costs, resolutions))
+            for n, t in zip(out_names, outputs):
+                save_reference(out / "reference", f"stage{k}.{n}", t, ref_index)
+            features, logits = list(outputs[:n_feat]), outputs[n_feat]
+
+        baseline = DenseBaselineGraph(net)
+        b_out = baseline(image)
+        export_graph(baseline, (image,), out / "dense.onnx", ["image"], ["logits", "labels"])
+        for n, t in zip(["logits", "labels"], b_out):
+            save_reference(out / "reference", f"dense.{n}", t, ref_index)
+
+    (out / "reference" / "index.json").write_text(json.dumps(ref_index, indent=1) + "\n")
+    h4, w4 = stages[0]["outputs"][-3]["shape"][-2:]
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "name": name,
+        "arch": net.arch.name,
+        "source": source or {},
+        "input": {"height": height, "width": width, "channels": 3, "layout": "NCHW",
+                  "color": "RGB", "scale": 1 / 255, "mean": list(MEAN), "std": list(STD)},
+        "output": {"height": int(h4), "width": int(w4), "stride": 4},
+        "classes": [{"id": i, "name": n, "color": list(c)} for i, (n, c) in enumerate(CLASSES)],
+        "threshold": threshold,
+        "flops_convention": "conv multiply-adds / 1024^3; masked convs: dense x share + RBF fill",
+        "dense_gflops": round(dense_gflops(costs), 6),
+        "stages": stages,
+        "baseline": {"file": "dense.onnx", "gflops": round(dense_gflops(costs), 6),
+                     "inputs": [tensor_spec("image", image)],
+                     "outputs": [tensor_spec(n, t) for n, t in zip(["logits", "labels"], b_out)]},
+        "reference": "reference/index.json",
+        "evaluation": evaluation,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def stage_entry(k, file, inputs, in_names, outputs, out_names, costs, resolutions) -> Dict:
+    return {
+        "index": k,
+        "file": file,
+        "inputs": [tensor_spec(n, t) for n, t in zip(in_names, inputs)],
+        "outputs": [tensor_spec(n, t) for n, t in zip(out_names, outputs)],
+        "dense_gflops": round(segment_gflops(costs, k), 6),
+        "gflops_by_resolution": {r: round(g, 6) for r, g in gflops_by_resolution(costs, k).items()},
+        "masked_resolutions": [list(r) for r in resolutions],
+        "masked_conv_gflops": [  # per entry of masked_resolutions: dense GFLOPs and fill channels
+            {"gflops": round(sum(c.macs for c in costs if c.stage == k and c.masked
+                                 and c.out_size == r) / GIGA, 6),
+             "fill_channels": sum(c.out_channels for c in costs if c.stage == k and c.masked
+                                  and c.out_size == r)}
+            for r in resolutions],
+        "unmasked_gflops": round(sum(c.macs for c in costs if c.stage == k and not c.masked) / GIGA, 6),
+    }
+
+
+def load_official(path: str, arch: str) -> ADPCNet:
+    state = torch.load(path, map_location="cpu")
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not any(k.startswith("model.") for k in state):
+        raise ValueError(f"{path}: no 'model.' keys; not a checkpoint saved by the official code")
+    extra = [k for k in state if not k.startswith("model.") and k != "loss.criterion.weight"]
+    if extra:
+        raise ValueError(f"{path}: unexpected keys {extra[:5]}")
+    net = build_model(arch)
+    net.load_state_dict(strip_official_prefix(state), strict=True)
+    return net
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Export an ADP-C bundle (stage-wise ONNX)")
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="a checkpoint written by models.adpc.train")
+    src.add_argument("--official", help="a checkpoint saved by the official ADP-C code")
+    parser.add_argument("--arch", help="architecture of an --official checkpoint")
+    parser.add_argument("--height", type=int, help="input height (default: the training size)")
+    parser.add_argument("--width", type=int, help="input width")
+    parser.add_argument("--threshold", type=float, help="default CA threshold")
+    parser.add_argument("--evaluation", help="evaluation JSON to record in the manifest")
+    parser.add_argument("--sample", help="an image (PNG/JPEG) for the reference outputs")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.official:
+            if not (args.arch and args.height and args.width):
+                parser.error("--official needs --arch, --height and --width")
+            net = load_official(args.official, args.arch)
+            source = {"kind": "official", "path": Path(args.official).name}
+            height, width, threshold = args.height, args.width, args.threshold or 0.998
+        else:
+            state = torch.load(args.checkpoint, map_location="cpu")
+            net = build_model(state["arch"])
+            net.load_state_dict(state["model"], strict=True)
+            cfg = state.get("config", {})
+            source = {"kind": "checkpoint", "path": Path(args.checkpoint).name, "config": cfg}
+            height = args.height or 256
+            width = args.width or 512
+            threshold = args.threshold or cfg.get("ca_threshold", 0.998)
+        evaluation = json.loads(Path(args.evaluation).read_text()) if args.evaluation else None
+        sample = None
+        if args.sample:
+            from .data import normalise
+            from PIL import Image
+            img = Image.open(args.sample).convert("RGB").resize((width, height), Image.BILINEAR)
+            sample = normalise(torch.from_numpy(np.asarray(img).copy())[None])
+        manifest = export_bundle(net, Path(args.out), height, width, threshold,
+                                 Path(args.out).name, sample, evaluation, source)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    size = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
+    print(f"wrote {args.out}: {len(manifest['stages'])} stages + dense baseline, "
+          f"{size / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
