@@ -67,7 +67,7 @@ class StageGraph(nn.Module):
         super().__init__()
         self.net, self.k, self.resolutions = net, k, list(resolutions)
 
-    def forward(self, *args):  # feat_i: float32[1,C_i,h_i,w_i]..., logits, threshold: float32[1]
+    def forward(self, *args):  # feat_in_i: float32[1,C_i,h_i,w_i]..., logits_in, threshold: float32[1]
         *features, logits, threshold = args
         source = MaskSource(logits, threshold)
         features, new_logits = self.net.run_stage(self.k, list(features), source)
@@ -98,10 +98,14 @@ def _names(prefix: str, count: int) -> List[str]:
 
 def export_graph(module: nn.Module, args: Tuple[torch.Tensor, ...], path: Path,
                  input_names: List[str], output_names: List[str]) -> None:
+    # The exporter restores the wrapper's training flag afterwards, recursively: a wrapper
+    # left in train mode would flip the shared network into train mode for later stages.
+    module.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, args, str(path), opset_version=OPSET, input_names=input_names,
                           output_names=output_names, do_constant_folding=True)
+    assert not any(m.training for m in module.modules()), "export left the network in train mode"
 
 
 def tensor_spec(name: str, t: torch.Tensor) -> Dict:
@@ -147,7 +151,7 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
             graph = StageGraph(net, k, resolutions)
             args = (*features, logits, thr)
             outputs = graph(*args)
-            in_names = _names("feat", len(features)) + ["logits", "threshold"]
+            in_names = _names("feat_in", len(features)) + ["logits_in", "threshold"]
             n_feat = len(outputs) - 4
             out_names = _names("feat", n_feat) + ["logits", "labels", "confidence", "computed"]
             export_graph(graph, args, out / f"stage{k}.onnx", in_names, out_names)
