@@ -17,6 +17,7 @@ import json
 import shutil
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -26,11 +27,14 @@ import torch.nn as nn
 
 from .data import MEAN, STD
 from .flops import GIGA, conv_costs, dense_gflops, gflops_by_resolution, segment_gflops
-from .network import ADPCNet, MaskSource, build_model, strip_official_prefix
+from .network import (RBF_SIZE, ADPCNet, MaskedConv2d, MaskSource, build_model, fill_radius,
+                      max_softmax,
+                      strip_official_prefix)
 
 BUNDLE_FORMAT = "adpc-bundle"
 BUNDLE_VERSION = 1
 OPSET = 17
+FILL_TOLERANCE = 1e-6
 
 CLASSES = [
     ("road", (128, 64, 128)), ("sidewalk", (244, 35, 232)), ("building", (70, 70, 70)),
@@ -45,8 +49,7 @@ CLASSES = [
 
 def labels_and_confidence(logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """uint8 label map [1,h,w] and max softmax probability [1,h,w]."""
-    confidence = torch.softmax(logits, dim=1).max(dim=1)[0]
-    return logits.argmax(dim=1).to(torch.uint8), confidence
+    return logits.argmax(dim=1).to(torch.uint8), max_softmax(logits)[:, 0]
 
 
 class Stage1Graph(nn.Module):
@@ -96,12 +99,27 @@ def _names(prefix: str, count: int) -> List[str]:
     return [f"{prefix}{i}" for i in range(count)]
 
 
+@contextmanager
+def truncated_fills(net: nn.Module, tolerance: float = FILL_TOLERANCE):
+    """Exports each RBF fill with the smallest kernel whose dropped weights sum to at most
+    `tolerance` (a trained Lambda near 3 leaves a 3x3 kernel): the fill dominates the cost of
+    a masked conv otherwise. References are computed with the full 7x7 kernel."""
+    convs = [m for m in net.modules() if isinstance(m, MaskedConv2d)]
+    for conv in convs:
+        conv.fill_radius = fill_radius(conv.Lambda, conv.square_dis, tolerance)
+    try:
+        yield
+    finally:
+        for conv in convs:
+            conv.fill_radius = RBF_SIZE // 2
+
+
 def export_graph(module: nn.Module, args: Tuple[torch.Tensor, ...], path: Path,
                  input_names: List[str], output_names: List[str]) -> None:
     # The exporter restores the wrapper's training flag afterwards, recursively: a wrapper
     # left in train mode would flip the shared network into train mode for later stages.
     module.eval()
-    with warnings.catch_warnings():
+    with truncated_fills(module), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, args, str(path), opset_version=OPSET, input_names=input_names,
                           output_names=output_names, do_constant_folding=True)

@@ -104,6 +104,16 @@ def get_arch(name: str) -> ArchConfig:
 
 # --------------------------------------------------------------------------- masking
 
+def max_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """max_c softmax(logits)_c = 1 / sum_c exp(l_c - max l), [N,1,h,w].
+
+    Same value as softmax(...).max(), written with reductions over channels: exported to
+    ONNX it avoids a Softmax over axis 1, which onnxruntime's CPU provider runs slowly.
+    """
+    top = logits.max(dim=1, keepdim=True)[0]
+    return 1.0 / torch.exp(logits - top).sum(dim=1, keepdim=True)
+
+
 class MaskSource:
     """Per-resolution CA masks from one set of merged logits.
 
@@ -113,7 +123,7 @@ class MaskSource:
     """
 
     def __init__(self, logits: torch.Tensor, threshold):
-        confidence = F.softmax(logits, dim=1).max(dim=1, keepdim=True)[0]  # [N,1,h,w]
+        confidence = max_softmax(logits)  # [N,1,h,w]
         self.confidence = confidence
         self.full = (confidence <= threshold).to(logits.dtype)  # [N,1,h,w], 1 = compute
         self._by_size = {tuple(self.full.shape[-2:]): self.full}
@@ -139,13 +149,30 @@ def rbf_kernel(lam: torch.Tensor, square_dis: torch.Tensor) -> torch.Tensor:
 
 
 def rbf_fill(y: torch.Tensor, mask: torch.Tensor, lam: torch.Tensor,
-             square_dis: torch.Tensor) -> torch.Tensor:
-    """ADP-C's masked output: y where mask is 1, the RBF interpolation of y*mask elsewhere."""
+             square_dis: torch.Tensor, radius: int = RBF_SIZE // 2) -> torch.Tensor:
+    """ADP-C's masked output: y where mask is 1, the RBF interpolation of y*mask elsewhere.
+
+    `radius` < 3 drops the kernel's outer rings (after normalising over all 7x7): exported
+    graphs use the smallest radius whose dropped weight is negligible (see fill_radius).
+    """
     channels = int(y.shape[1])
-    kernel = rbf_kernel(lam, square_dis).expand(channels, 1, RBF_SIZE, RBF_SIZE)
+    c = RBF_SIZE // 2
+    kernel = rbf_kernel(lam, square_dis)[c - radius: c + radius + 1, c - radius: c + radius + 1]
+    kernel = kernel.expand(channels, 1, 2 * radius + 1, 2 * radius + 1)
     ym = y * mask
-    interpolated = F.conv2d(ym, kernel, padding=RBF_SIZE // 2, groups=channels)
+    interpolated = F.conv2d(ym, kernel, padding=radius, groups=channels)
     return ym + interpolated * (1 - mask)
+
+
+def fill_radius(lam: torch.Tensor, square_dis: torch.Tensor, tolerance: float) -> int:
+    """Smallest kernel radius whose dropped (outer) weights sum to at most `tolerance`."""
+    kernel = rbf_kernel(lam.detach(), square_dis.detach())
+    c = RBF_SIZE // 2
+    for radius in range(c + 1):
+        inner = kernel[c - radius: c + radius + 1, c - radius: c + radius + 1].sum()
+        if float(kernel.sum() - inner) <= tolerance:
+            return radius
+    return c
 
 
 class MaskedConv2d(nn.Conv2d):
@@ -160,12 +187,14 @@ class MaskedConv2d(nn.Conv2d):
         self.Lambda = nn.Parameter(torch.tensor(3.0))
         self.square_dis = nn.Parameter(rbf_square_distances(), requires_grad=False)
         self.source: Optional[MaskSource] = None
+        self.fill_radius = RBF_SIZE // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = super().forward(x)
         if self.source is None:
             return y
-        return rbf_fill(y, self.source.at(y.shape[-2:]), self.Lambda, self.square_dis)
+        return rbf_fill(y, self.source.at(y.shape[-2:]), self.Lambda, self.square_dis,
+                        self.fill_radius)
 
 
 # --------------------------------------------------------------------------- blocks
