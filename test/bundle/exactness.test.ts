@@ -1,45 +1,25 @@
 // The exported graphs, run by onnxruntime-node, reproduce the PyTorch outputs saved at export.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { equalShare, maxAbsDiff, readReference, readReferenceIndex, type ReferenceIndex } from '../helpers/reference.js';
-import { runPython } from '../helpers/python.js';
+import { exportTinyBundle } from '../helpers/tiny-bundle.js';
 
 interface TensorSpec { name: string; dtype: string; shape: number[] }
 interface StageSpec { index: number; file: string; inputs: TensorSpec[]; outputs: TensorSpec[] }
 
-function exportTinyBundle(dir: string, threshold: number): void {
-  runPython(['-c', [
-    'import torch',
-    'from pathlib import Path',
-    'from models.adpc.export import export_bundle',
-    'from models.adpc.network import build_model',
-    'torch.manual_seed(0)',
-    'net = build_model("tiny").eval()',
-    'with torch.no_grad():',
-    '    for m in net.modules():',
-    '        if isinstance(m, torch.nn.BatchNorm2d):',
-    '            m.running_mean.normal_(0, 0.1); m.running_var.uniform_(0.5, 2.0); m.weight.normal_(1, 0.5)',
-    // pick a threshold that splits exit 1's pixels so CA really skips part of the map
-    'x = torch.randn(1, 3, 64, 128)',
-    `t = ${threshold} if ${threshold} > 0 else float(torch.softmax(net(x, max_exit=1).logits[0], 1).max(1)[0].median())`,
-    `export_bundle(net, Path(${JSON.stringify(dir)}), 64, 128, t, "tiny", sample=x)`,
-  ].join('\n')]);
-}
-
 describe('tiny bundle: onnxruntime-node vs PyTorch', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'adpc-bundle-'));
+  let dir: string;
   let index: ReferenceIndex;
   let stages: StageSpec[];
 
   beforeAll(() => {
-    exportTinyBundle(dir, 0);
+    dir = exportTinyBundle();
     index = readReferenceIndex(dir);
     stages = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).stages as StageSpec[];
   }, 120_000);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dirname(dir), { recursive: true, force: true }));
 
   it('runs every stage with the reference inputs and matches its outputs', async () => {
     expect(stages.map((s) => s.index)).toEqual([1, 2, 3, 4]);

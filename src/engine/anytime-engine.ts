@@ -1,0 +1,223 @@
+// Runs a bundle exit by exit: stage 1 + exit 1, then each later stage (which applies
+// confidence adaptivity itself) while the budget allows. Tensors stay in onnxruntime
+// between stages; JavaScript only sees each exit's uint8 labels (and confidence if asked).
+
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readManifest, type BundleManifest, type StageManifest } from '../bundle/manifest.js';
+import { AdpcError } from '../errors.js';
+import { createSession, floatTensor, releaseSession, type Feeds, type LoadedSession, type ProviderName, type Tensor } from '../runtime/onnx.js';
+import type { Budget, StopReason } from './budget.js';
+import { sharesFromCounts, stageGflops } from './gflops.js';
+import { StageTimer } from './stage-timer.js';
+
+export const EXITS = 4;
+
+export interface EngineOptions {
+  provider?: ProviderName;
+  threads?: number;
+  /** Run each stage twice at load (all computed, little computed) to seed the time model. */
+  warmup?: boolean;
+}
+
+export interface ExitResult {
+  /** 1-based exit index. */
+  readonly exit: number;
+  readonly exits: number;
+  /** Label map at output stride (row-major, width x height). */
+  readonly labels: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** Max softmax probability per output pixel, when asked for. */
+  readonly confidence?: Float32Array;
+  readonly gflops: number;
+  readonly cumulativeGflops: number;
+  /** Share of 1/4-resolution positions this stage computed (1 for stage 1). */
+  readonly computedShare: number;
+  /** Milliseconds in onnxruntime for this stage. */
+  readonly computeMs: number;
+  /** Set on the last result of the frame: why the run ended there. */
+  readonly stop: StopReason | null;
+}
+
+export interface RunOptions {
+  budget?: Budget;
+  signal?: AbortSignal;
+  /** performance.now() at the frame's arrival: deadlines count from here. */
+  arrivedAt?: number;
+  withConfidence?: boolean;
+}
+
+export interface EngineInfo {
+  readonly bundle: string;
+  readonly name: string;
+  readonly arch: string;
+  readonly provider: string;
+  readonly input: { height: number; width: number };
+  readonly output: { height: number; width: number; stride: number };
+  readonly threshold: number;
+  readonly exitGflops: number[];
+  readonly denseGflops: number;
+}
+
+function expectNames(what: string, file: string, actual: readonly string[], expected: readonly string[]): void {
+  const a = [...actual].sort().join(',');
+  const e = [...expected].sort().join(',');
+  if (a !== e) {
+    throw new AdpcError('BUNDLE_MISMATCH', `${file}: graph ${what} are [${a}], the manifest says [${e}]`);
+  }
+}
+
+export class AnytimeEngine {
+  private readonly timers = Array.from({ length: EXITS }, () => new StageTimer());
+
+  private constructor(
+    readonly dir: string,
+    readonly manifest: BundleManifest,
+    private readonly sessions: LoadedSession[],
+  ) {}
+
+  static async load(dir: string, options: EngineOptions = {}): Promise<AnytimeEngine> {
+    const manifest = await readManifest(dir);
+    const sessions: LoadedSession[] = [];
+    try {
+      for (const stage of manifest.stages) {
+        const file = join(dir, stage.file);
+        await access(file).catch((cause: unknown) => {
+          throw new AdpcError('BUNDLE_NOT_FOUND', `${file}: graph file of stage ${stage.index} is missing`, { cause });
+        });
+        const loaded = await createSession(file, {
+          // once a provider started for stage 1, the others must use the same one
+          provider: sessions[0]?.provider ?? options.provider ?? 'cpu',
+          threads: options.threads,
+        });
+        sessions.push(loaded);
+        expectNames('inputs', file, loaded.session.inputNames, stage.inputs.map((t) => t.name));
+        expectNames('outputs', file, loaded.session.outputNames, stage.outputs.map((t) => t.name));
+      }
+    } catch (e) {
+      await Promise.all(sessions.map(releaseSession));
+      throw e;
+    }
+    const engine = new AnytimeEngine(dir, manifest, sessions);
+    if (options.warmup !== false) await engine.warmup();
+    return engine;
+  }
+
+  get provider(): string {
+    return this.sessions[0]!.provider;
+  }
+
+  info(): EngineInfo {
+    const m = this.manifest;
+    let total = 0;
+    return {
+      bundle: this.dir,
+      name: m.name,
+      arch: m.arch,
+      provider: this.provider,
+      input: { height: m.input.height, width: m.input.width },
+      output: m.output,
+      threshold: m.threshold,
+      exitGflops: m.stages.map((s) => (total += s.dense_gflops)),
+      denseGflops: m.dense_gflops,
+    };
+  }
+
+  /** Seeds the time model: every stage once computing everything, once computing little. */
+  private async warmup(): Promise<void> {
+    const { height, width } = this.manifest.input;
+    const zeros = new Float32Array(3 * height * width);
+    for (const threshold of [1, 1e-6]) {
+      for await (const result of this.run(zeros, { budget: { threshold } })) void result;
+    }
+  }
+
+  /**
+   * Exit results of one frame, coarse to fine. `input` is the normalised float32[1,3,H,W]
+   * image (see image/preprocess.ts). The generator returns 'cancelled' when the signal
+   * fires between stages after a result was already handed out.
+   */
+  async *run(input: Float32Array, options: RunOptions = {}): AsyncGenerator<ExitResult, StopReason> {
+    const m = this.manifest;
+    const budget = options.budget ?? {};
+    const threshold = budget.threshold ?? m.threshold;
+    const maxExit = budget.max_exit ?? EXITS;
+    const arrivedAt = options.arrivedAt ?? performance.now();
+    const thresholdTensor = floatTensor(Float32Array.of(threshold), [1]);
+    let feeds: Feeds = { image: floatTensor(input, [1, 3, m.input.height, m.input.width]) };
+    let cumulative = 0;
+
+    for (let k = 1; k <= EXITS; k++) {
+      const stage = m.stages[k - 1]!;
+      if (k > 1 && options.signal?.aborted) return 'cancelled';
+      const started = performance.now();
+      const out = await this.sessions[k - 1]!.session.run(feeds);
+      const computeMs = performance.now() - started;
+
+      const shares = k === 1 ? null : sharesFromCounts(stage, out.computed!.data as BigInt64Array);
+      const share = shares?.[0] ?? 1;
+      this.timers[k - 1]!.observe(share, computeMs);
+      const gflops = stageGflops(stage, shares);
+      cumulative += gflops;
+
+      const confidence = out.confidence!;
+      const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, threshold, cumulative, arrivedAt, confidence, signal: options.signal });
+      yield {
+        exit: k,
+        exits: EXITS,
+        labels: out.labels!.data as Uint8Array,
+        width: m.output.width,
+        height: m.output.height,
+        ...(options.withConfidence ? { confidence: confidence.data as Float32Array } : {}),
+        gflops,
+        cumulativeGflops: cumulative,
+        computedShare: share,
+        computeMs,
+        stop,
+      };
+      if (stop !== null) return stop;
+      feeds = this.nextFeeds(stage, out, thresholdTensor);
+    }
+    return 'final_exit';
+  }
+
+  /** Why not to run stage `next`, or null to go on. */
+  private stopBefore(next: number, s: {
+    maxExit: number; budget: Budget; threshold: number; cumulative: number; arrivedAt: number;
+    confidence: Tensor; signal?: AbortSignal;
+  }): StopReason | null {
+    if (next > s.maxExit) return 'max_exit';
+    if (s.signal?.aborted) return 'cancelled';
+    if (s.budget.gflops === undefined && s.budget.deadline_ms === undefined) return null;
+    // The next stage computes the pixels whose merged confidence is still <= threshold.
+    const conf = s.confidence.data as Float32Array;
+    let active = 0;
+    for (let i = 0; i < conf.length; i++) if (conf[i]! <= s.threshold) active++;
+    const share = active / conf.length;
+    const stage = this.manifest.stages[next - 1]!;
+    if (s.budget.gflops !== undefined) {
+      const predicted = stageGflops(stage, stage.masked_resolutions.map(() => share));
+      if (s.cumulative + predicted > s.budget.gflops) return 'gflops';
+    }
+    if (s.budget.deadline_ms !== undefined) {
+      const predicted = this.timers[next - 1]!.predict(share);
+      const elapsed = performance.now() - s.arrivedAt;
+      if (elapsed + (Number.isNaN(predicted) ? 0 : predicted) > s.budget.deadline_ms) return 'deadline';
+    }
+    return null;
+  }
+
+  /** Stage k's outputs renamed as stage k+1's inputs: feat{i} -> feat_in{i}, logits -> logits_in. */
+  private nextFeeds(stage: StageManifest, out: Record<string, Tensor>, threshold: Tensor): Feeds {
+    const feeds: Feeds = { logits_in: out.logits!, threshold };
+    for (const spec of stage.outputs) {
+      if (spec.name.startsWith('feat')) feeds[spec.name.replace('feat', 'feat_in')] = out[spec.name]!;
+    }
+    return feeds;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sessions.map(releaseSession));
+  }
+}

@@ -1,0 +1,171 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest } from '../../src/bundle/manifest.js';
+import { parseBudget } from '../../src/engine/budget.js';
+import { AnytimeEngine, type ExitResult } from '../../src/engine/anytime-engine.js';
+import { readReference, readReferenceIndex } from '../helpers/reference.js';
+import { exportTinyBundle } from '../helpers/tiny-bundle.js';
+
+let dir: string;
+let engine: AnytimeEngine;
+let image: Float32Array;
+
+async function collect(gen: AsyncGenerator<ExitResult, unknown>): Promise<ExitResult[]> {
+  const out: ExitResult[] = [];
+  for await (const r of gen) out.push(r);
+  return out;
+}
+
+beforeAll(async () => {
+  dir = exportTinyBundle();
+  engine = await AnytimeEngine.load(dir, { provider: 'cpu', threads: 1 });
+  image = readReference(dir, readReferenceIndex(dir), 'image').data as Float32Array;
+}, 120_000);
+
+afterAll(async () => {
+  await engine?.close();
+  rmSync(dirname(dir), { recursive: true, force: true });
+});
+
+describe('AnytimeEngine', () => {
+  it('reports what it loaded', () => {
+    const info = engine.info();
+    expect(info.provider).toBe('cpu');
+    expect(info.input).toEqual({ height: 64, width: 128 });
+    expect(info.output).toEqual({ height: 16, width: 32, stride: 4 });
+    expect(info.exitGflops).toHaveLength(4);
+    expect(info.exitGflops).toEqual([...info.exitGflops].sort((a, b) => a - b));
+  });
+
+  it('returns four exits in order, labels equal to the PyTorch reference', async () => {
+    const index = readReferenceIndex(dir);
+    const results = await collect(engine.run(image));
+    expect(results.map((r) => r.exit)).toEqual([1, 2, 3, 4]);
+    expect(results.map((r) => r.stop)).toEqual([null, null, null, 'final_exit']);
+    results.forEach((r) => {
+      const ref = readReference(dir, index, `stage${r.exit}.labels`).data as Uint8Array;
+      let same = 0;
+      for (let i = 0; i < ref.length; i++) if (ref[i] === r.labels[i]) same++;
+      expect(same / ref.length).toBeGreaterThanOrEqual(0.9999);
+      expect(r.labels.length).toBe(16 * 32);
+    });
+    expect(results[1]!.computedShare).toBeGreaterThan(0);
+    expect(results[1]!.computedShare).toBeLessThan(1);
+    const cumulative = results.map((r) => r.cumulativeGflops);
+    expect(cumulative).toEqual([...cumulative].sort((a, b) => a - b));
+  });
+
+  it('counts dense GFLOPs when nothing is skipped (threshold 1)', async () => {
+    const results = await collect(engine.run(image, { budget: { threshold: 1 } }));
+    const info = engine.info();
+    results.forEach((r, i) => {
+      expect(r.computedShare).toBe(1);
+      expect(r.cumulativeGflops).toBeCloseTo(info.exitGflops[i]!, 9);
+    });
+  });
+
+  it('counts fewer GFLOPs when CA skips', async () => {
+    const skipped = await collect(engine.run(image));
+    expect(skipped[3]!.cumulativeGflops).toBeLessThan(engine.info().exitGflops[3]!);
+  });
+
+  it('stops at max_exit', async () => {
+    const results = await collect(engine.run(image, { budget: { max_exit: 2 } }));
+    expect(results.map((r) => r.exit)).toEqual([1, 2]);
+    expect(results[1]!.stop).toBe('max_exit');
+    const one = await collect(engine.run(image, { budget: { max_exit: 1 } }));
+    expect(one.map((r) => [r.exit, r.stop])).toEqual([[1, 'max_exit']]);
+  });
+
+  it('stops before a stage that would exceed the GFLOPs budget', async () => {
+    const info = engine.info();
+    const results = await collect(engine.run(image, { budget: { gflops: info.exitGflops[0]! * 1.0001, threshold: 1 } }));
+    expect(results.map((r) => [r.exit, r.stop])).toEqual([[1, 'gflops']]);
+    const two = await collect(engine.run(image, { budget: { gflops: info.exitGflops[1]! * 1.0001, threshold: 1 } }));
+    expect(two.map((r) => r.stop)).toEqual([null, 'gflops']);
+  });
+
+  it('stops when the deadline would pass, always returning exit 1', async () => {
+    const results = await collect(engine.run(image, { budget: { deadline_ms: 0.001 } }));
+    expect(results.map((r) => [r.exit, r.stop])).toEqual([[1, 'deadline']]);
+    const roomy = await collect(engine.run(image, { budget: { deadline_ms: 60_000 } }));
+    expect(roomy.at(-1)!.stop).toBe('final_exit');
+  });
+
+  it('is cancelled between stages by an AbortSignal', async () => {
+    const controller = new AbortController();
+    const gen = engine.run(image, { signal: controller.signal });
+    const first = await gen.next();
+    expect(first.done).toBe(false);
+    controller.abort();
+    const next = await gen.next();
+    expect(next).toEqual({ done: true, value: 'cancelled' });
+    const pre = new AbortController();
+    pre.abort();
+    const results = await collect(engine.run(image, { signal: pre.signal }));
+    expect(results.map((r) => [r.exit, r.stop])).toEqual([[1, 'cancelled']]);
+  });
+
+  it('returns confidence only when asked', async () => {
+    const [plain] = await collect(engine.run(image, { budget: { max_exit: 1 } }));
+    const [withConf] = await collect(engine.run(image, { budget: { max_exit: 1 }, withConfidence: true }));
+    expect(plain!.confidence).toBeUndefined();
+    expect(withConf!.confidence!.length).toBe(16 * 32);
+    expect(Math.max(...withConf!.confidence!)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('budgets', () => {
+  it('accepts the documented fields and rejects bad values with BUDGET_INVALID', () => {
+    expect(parseBudget({ max_exit: 3, gflops: 1.5, deadline_ms: 40, threshold: 0.9 })).toEqual({ max_exit: 3, gflops: 1.5, deadline_ms: 40, threshold: 0.9 });
+    expect(parseBudget(undefined)).toEqual({});
+    for (const bad of [{ max_exit: 0 }, { max_exit: 5 }, { max_exit: 2.5 }, { gflops: -1 }, { deadline_ms: 0 }, { threshold: 0 }, { threshold: 1.5 }, { other: 1 }]) {
+      expect(() => parseBudget(bad)).toThrow(expect.objectContaining({ code: 'BUDGET_INVALID' }));
+    }
+  });
+});
+
+describe('bundle loading errors', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'adpc-badbundle-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  function copyBundle(name: string, edit?: (manifest: Record<string, unknown>) => void): string {
+    const target = join(scratch, name);
+    cpSync(dir, target, { recursive: true });
+    if (edit) {
+      const manifest = JSON.parse(readFileSync(join(target, 'manifest.json'), 'utf8'));
+      edit(manifest);
+      writeFileSync(join(target, 'manifest.json'), JSON.stringify(manifest));
+    }
+    return target;
+  }
+
+  it('names the file for a missing bundle', async () => {
+    await expect(readManifest(join(scratch, 'nope'))).rejects.toMatchObject({ code: 'BUNDLE_NOT_FOUND', message: expect.stringContaining('manifest.json') });
+  });
+
+  it('rejects bad JSON, a wrong version and a broken manifest', async () => {
+    const bad = copyBundle('badjson');
+    writeFileSync(join(bad, 'manifest.json'), '{"format": ');
+    await expect(readManifest(bad)).rejects.toMatchObject({ code: 'BUNDLE_INVALID' });
+    await expect(readManifest(copyBundle('v99', (m) => { m.version = 99; }))).rejects.toMatchObject({ code: 'BUNDLE_VERSION' });
+    await expect(readManifest(copyBundle('nostages', (m) => { m.stages = []; }))).rejects.toMatchObject({ code: 'BUNDLE_INVALID', message: expect.stringContaining('stages') });
+  });
+
+  it('rejects a graph whose inputs differ from the manifest, and a missing graph file', async () => {
+    const renamed = copyBundle('renamed', (m) => {
+      const stages = m.stages as { inputs: { name: string }[] }[];
+      stages[1]!.inputs[0]!.name = 'wrong';
+    });
+    await expect(AnytimeEngine.load(renamed, { warmup: false })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH' });
+    const missing = copyBundle('missing');
+    rmSync(join(missing, 'stage3.onnx'));
+    await expect(AnytimeEngine.load(missing, { warmup: false })).rejects.toMatchObject({ code: 'BUNDLE_NOT_FOUND', message: expect.stringContaining('stage3.onnx') });
+  });
+
+  it('rejects an unknown provider by name', async () => {
+    await expect(AnytimeEngine.load(dir, { provider: 'tpu' as never, warmup: false })).rejects.toMatchObject({ code: 'PROVIDER_UNKNOWN' });
+  });
+});
