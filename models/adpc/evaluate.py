@@ -1,8 +1,10 @@
 """Per-exit mIoU and cumulative GFLOPs of a checkpoint on a split, CA on and CA off.
 
 GFLOPs are counted per image from the masks CA really produced (ADP-C convention, see
-flops.py) and averaged over the split. mIoU is computed at label resolution from logits
-upsampled bilinearly, over the classes present in the labels or the predictions.
+flops.py) and averaged over the split. mIoU is over the classes present in the labels or
+the predictions, at label resolution, two ways: `miou` from logits upsampled bilinearly
+(the paper's protocol) and `miou_label_map` from the 1/4-resolution argmax scaled up by
+nearest (what the engine returns, so `adpc eval` compares with this one).
 
     python -m models.adpc.evaluate --checkpoint models/checkpoints/default.pt \
         --data data/synth --split test --threshold 0.99 --json eval.json
@@ -56,6 +58,9 @@ def run_split(model: ADPCNet, data: InMemorySplit, threshold: Optional[float],
     h, w = data.images.shape[1:3]
     costs = conv_costs(model, h, w)
     confs = [torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long) for _ in range(4)]
+    # The deployment protocol: argmax at 1/4 resolution, labels scaled up by nearest, as
+    # the engine returns them (uint8 label maps, no logits leave the graphs).
+    label_confs = [torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long) for _ in range(4)]
     gflops = torch.zeros(4, dtype=torch.float64)
     shares = torch.zeros(3, dtype=torch.float64)
     started = time.time()
@@ -70,6 +75,9 @@ def run_split(model: ADPCNet, data: InMemorySplit, threshold: Optional[float],
                 up = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear",
                                    align_corners=False)
                 confs[k] += confusion(up.argmax(1), labels)
+                coarse = logits.argmax(1, keepdim=True).float()
+                label_confs[k] += confusion(
+                    F.interpolate(coarse, size=labels.shape[-2:], mode="nearest")[:, 0].long(), labels)
             for i in range(len(idx)):
                 masks = [m[i] if m is not None else None for m in out.masks]
                 gflops += torch.tensor(counted_gflops(costs, masks), dtype=torch.float64)
@@ -83,6 +91,7 @@ def run_split(model: ADPCNet, data: InMemorySplit, threshold: Optional[float],
         exits.append({
             "exit": k + 1,
             "miou": round(mean_iou(confs[k]), 2),
+            "miou_label_map": round(mean_iou(label_confs[k]), 2),
             "gflops": round(float(gflops[k]), 4),
             "computed_share": 1.0 if k == 0 else round(float(shares[k - 1]), 4),
             "class_iou": [None if v is None else round(100 * v, 2) for v in iou_per_class(confs[k])],

@@ -1,0 +1,74 @@
+// Per-exit mIoU, GFLOPs and computed share of a bundle on the synthetic split, through the
+// engine: the same numbers a deployment gets (uint8 labels scaled to label size by nearest).
+
+import type { AnytimeEngine } from '../engine/anytime-engine.js';
+import { prepareFrame } from '../image/preprocess.js';
+import { resizeLabels } from '../output/label-map.js';
+import { Progress } from '../progress.js';
+import { SPLIT_SEED_BASE, type Split } from '../synth/cityscapes-layout.js';
+import { generateScene } from '../synth/generate.js';
+import { Confusion } from './segmentation-metrics.js';
+
+export interface ExitScore {
+  exit: number;
+  miou: number;
+  gflops: number;
+  computed_share: number;
+}
+
+export interface RunScores {
+  threshold: number;
+  exits: ExitScore[];
+}
+
+export interface EvalOptions {
+  split: Split;
+  count: number;
+  threshold: number;
+  progress?: boolean;
+}
+
+async function scoreRun(engine: AnytimeEngine, opts: EvalOptions, threshold: number, label: string): Promise<RunScores> {
+  const { input } = engine.manifest;
+  const confusions = Array.from({ length: 4 }, () => new Confusion(engine.manifest.classes.length));
+  const gflops = [0, 0, 0, 0];
+  const shares = [0, 0, 0, 0];
+  const progress = opts.progress ? new Progress(label, opts.count) : null;
+  const buffer = new Float32Array(3 * input.height * input.width);
+  for (let i = 0; i < opts.count; i++) {
+    // scenes are generated at the bundle's input size, as `npm run synth` writes them
+    const scene = generateScene(SPLIT_SEED_BASE[opts.split] + i, { height: input.height, width: input.width });
+    const frame = await prepareFrame({ kind: 'raw', bytes: scene.image, width: scene.width, height: scene.height, channels: 3 }, input, { buffer });
+    for await (const r of engine.run(frame.data, { budget: { threshold } })) {
+      const full = resizeLabels(r, scene.width, scene.height);
+      confusions[r.exit - 1]!.add(scene.label, full.labels);
+      gflops[r.exit - 1]! += r.cumulativeGflops;
+      shares[r.exit - 1]! += r.computedShare;
+    }
+    progress?.tick();
+  }
+  return {
+    threshold,
+    exits: confusions.map((c, k) => ({
+      exit: k + 1,
+      miou: Math.round(c.meanIou() * 100) / 100,
+      gflops: Math.round((gflops[k]! / opts.count) * 1e4) / 1e4,
+      computed_share: Math.round((shares[k]! / opts.count) * 1e4) / 1e4,
+    })),
+  };
+}
+
+export interface EvalReport {
+  bundle: string;
+  images: number;
+  split: Split;
+  threshold: number;
+  exits: ExitScore[];
+  ca_off: { exits: ExitScore[] };
+}
+
+export async function evaluateSynthetic(engine: AnytimeEngine, opts: EvalOptions): Promise<EvalReport> {
+  const ca = await scoreRun(engine, opts, opts.threshold, `eval CA ${opts.threshold}`);
+  const off = await scoreRun(engine, opts, 1, 'eval CA off');
+  return { bundle: engine.manifest.name, images: opts.count, split: opts.split, threshold: opts.threshold, exits: ca.exits, ca_off: { exits: off.exits } };
+}

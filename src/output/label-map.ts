@@ -1,0 +1,51 @@
+// Label maps out of the engine: scaled to the frame (nearest), encoded as PNG (class ids
+// as grayscale, or palette colours), or blended over the frame as an overlay.
+
+import sharp from 'sharp';
+import { CITYSCAPES_CLASSES, colorizeLabels } from '../classes.js';
+
+export interface LabelMap {
+  readonly labels: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Nearest-neighbour resize: output pixel (x, y) takes the label under its centre. */
+export function resizeLabels(map: LabelMap, width: number, height: number): LabelMap {
+  if (map.width === width && map.height === height) return map;
+  const out = new Uint8Array(width * height);
+  const xs = new Uint32Array(width);
+  for (let x = 0; x < width; x++) xs[x] = Math.min(map.width - 1, Math.floor(((x + 0.5) * map.width) / width));
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(map.height - 1, Math.floor(((y + 0.5) * map.height) / height));
+    const row = sy * map.width;
+    for (let x = 0; x < width; x++) out[y * width + x] = map.labels[row + xs[x]!]!;
+  }
+  return { labels: out, width, height };
+}
+
+export type LabelEncoding = 'grayscale' | 'palette';
+
+/** PNG of a label map: 8-bit grayscale class ids, or the Cityscapes palette in RGB. */
+export async function encodeLabelPng(map: LabelMap, encoding: LabelEncoding = 'grayscale'): Promise<Buffer> {
+  const { width, height } = map;
+  if (encoding === 'palette') {
+    return sharp(colorizeLabels(map.labels), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  }
+  return sharp(map.labels, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+}
+
+/** The frame with class colours blended over it (alpha 0..1), as PNG. */
+export async function overlayPng(frameBytes: Uint8Array, map: LabelMap, alpha = 0.5): Promise<Buffer> {
+  const { data, info } = await sharp(frameBytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const labels = resizeLabels(map, info.width, info.height).labels;
+  const out = Buffer.alloc(info.width * info.height * 3);
+  for (let i = 0; i < labels.length; i++) {
+    const color = CITYSCAPES_CLASSES[labels[i]!]?.color;
+    for (let c = 0; c < 3; c++) {
+      const v = data[i * 3 + c]!;
+      out[i * 3 + c] = color ? Math.round(v * (1 - alpha) + color[c]! * alpha) : v;
+    }
+  }
+  return sharp(out, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer();
+}
