@@ -24,11 +24,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .data import MEAN, STD
 from .flops import GIGA, conv_costs, dense_gflops, gflops_by_resolution, segment_gflops
 from .network import (RBF_SIZE, ADPCNet, MaskedConv2d, MaskSource, build_model, fill_radius,
-                      max_softmax,
+                      max_softmax, rbf_fill,
                       strip_official_prefix)
 
 BUNDLE_FORMAT = "adpc-bundle"
@@ -63,6 +64,32 @@ class Stage1Graph(nn.Module):
         return (*features, logits, labels, confidence)
 
 
+class ChannelMaskSource(MaskSource):
+    """CA masks broadcast over channels by 1x1 convolutions before they meet the features.
+
+    Same values as MaskSource. onnxruntime's CPU provider runs convolutions in a blocked
+    channel layout (NCHWc) and keeps Mul/Add in it only when both operands are blocked
+    tensors of one shape: a [N,1,h,w] mask would force layout reorders around every masked
+    conv, while a mask made by a conv is itself blocked.
+    """
+
+    def __init__(self, logits: torch.Tensor, threshold):
+        super().__init__(logits, threshold)
+        self._expanded: Dict[Tuple[int, int, int], Tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def fill(self, y, lam, square_dis, radius):
+        channels = int(y.shape[1])
+        key = (int(y.shape[-2]), int(y.shape[-1]), channels)
+        if key not in self._expanded:
+            mask = self.at(key[:2])
+            ones = torch.ones(channels, 1, 1, 1, dtype=y.dtype)
+            keep = F.conv2d(mask, ones)
+            drop = F.conv2d(mask, -ones, bias=torch.ones(channels, dtype=y.dtype))
+            self._expanded[key] = (keep, drop)
+        keep, drop = self._expanded[key]
+        return rbf_fill(y, keep, drop, lam, square_dis, radius)
+
+
 class StageGraph(nn.Module):
     """Stage k (2..4), dense-masked: the reference form of ADP-C."""
 
@@ -72,7 +99,7 @@ class StageGraph(nn.Module):
 
     def forward(self, *args):  # feat_in_i: float32[1,C_i,h_i,w_i]..., logits_in, threshold: float32[1]
         *features, logits, threshold = args
-        source = MaskSource(logits, threshold)
+        source = ChannelMaskSource(logits, threshold)
         features, new_logits = self.net.run_stage(self.k, list(features), source)
         mask = source.full
         merged = logits * (1 - mask) + new_logits * mask

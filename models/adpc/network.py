@@ -134,6 +134,12 @@ class MaskSource:
             self._by_size[key] = F.interpolate(self.full, size=key, mode="nearest")
         return self._by_size[key]
 
+    def fill(self, y: torch.Tensor, lam: torch.Tensor, square_dis: torch.Tensor,
+             radius: int) -> torch.Tensor:
+        """A masked conv's output from its dense output y (see rbf_fill)."""
+        mask = self.at(y.shape[-2:])
+        return rbf_fill(y, mask, 1 - mask, lam, square_dis, radius)
+
 
 def rbf_square_distances(size: int = RBF_SIZE) -> torch.Tensor:
     c = size // 2
@@ -148,10 +154,11 @@ def rbf_kernel(lam: torch.Tensor, square_dis: torch.Tensor) -> torch.Tensor:
     return kernel / (kernel.sum() + 1e-5)
 
 
-def rbf_fill(y: torch.Tensor, mask: torch.Tensor, lam: torch.Tensor,
+def rbf_fill(y: torch.Tensor, keep: torch.Tensor, drop: torch.Tensor, lam: torch.Tensor,
              square_dis: torch.Tensor, radius: int = RBF_SIZE // 2) -> torch.Tensor:
-    """ADP-C's masked output: y where mask is 1, the RBF interpolation of y*mask elsewhere.
+    """ADP-C's masked output: y where the mask is 1, the RBF interpolation of y*mask elsewhere.
 
+    keep = mask and drop = 1 - mask, either [N,1,h,w] or already broadcast over channels.
     `radius` < 3 drops the kernel's outer rings (after normalising over all 7x7): exported
     graphs use the smallest radius whose dropped weight is negligible (see fill_radius).
     """
@@ -159,9 +166,9 @@ def rbf_fill(y: torch.Tensor, mask: torch.Tensor, lam: torch.Tensor,
     c = RBF_SIZE // 2
     kernel = rbf_kernel(lam, square_dis)[c - radius: c + radius + 1, c - radius: c + radius + 1]
     kernel = kernel.expand(channels, 1, 2 * radius + 1, 2 * radius + 1)
-    ym = y * mask
+    ym = y * keep
     interpolated = F.conv2d(ym, kernel, padding=radius, groups=channels)
-    return ym + interpolated * (1 - mask)
+    return ym + interpolated * drop
 
 
 def fill_radius(lam: torch.Tensor, square_dis: torch.Tensor, tolerance: float) -> int:
@@ -193,8 +200,7 @@ class MaskedConv2d(nn.Conv2d):
         y = super().forward(x)
         if self.source is None:
             return y
-        return rbf_fill(y, self.source.at(y.shape[-2:]), self.Lambda, self.square_dis,
-                        self.fill_radius)
+        return self.source.fill(y, self.Lambda, self.square_dis, self.fill_radius)
 
 
 # --------------------------------------------------------------------------- blocks

@@ -88,7 +88,8 @@ def test_skipped_positions_never_need_the_conv_output():
     mask = (torch.rand(1, 1, 9, 9) > 0.5).float()
     lam, dis = torch.tensor(3.0), rbf_square_distances()
     noisy = y + torch.randn_like(y) * 100 * (1 - mask)
-    assert torch.allclose(rbf_fill(y, mask, lam, dis), rbf_fill(noisy, mask, lam, dis), atol=1e-5)
+    assert torch.allclose(rbf_fill(y, mask, 1 - mask, lam, dis), rbf_fill(noisy, mask, 1 - mask, lam, dis),
+                          atol=1e-5)
 
 
 def test_input_size_can_change_between_calls(model):
