@@ -1,0 +1,50 @@
+"""Bundle export: the manifest contract and official checkpoints."""
+import json
+
+import pytest
+import torch
+
+from models.adpc import export
+from models.adpc.network import build_model
+
+
+def official_checkpoint(path, arch="tiny"):
+    net = build_model(arch)
+    state = {"model." + k: v for k, v in net.state_dict().items()}
+    state["loss.criterion.weight"] = torch.ones(19)
+    torch.save(state, path)
+    return net
+
+
+def test_official_checkpoint_exports_a_bundle(tmp_path):
+    official_checkpoint(tmp_path / "official.pth")
+    out = tmp_path / "bundle"
+    export.main(["--official", str(tmp_path / "official.pth"), "--arch", "tiny", "--height", "64",
+                 "--width", "96", "--out", str(out)])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == "adpc-bundle" and manifest["version"] == 1
+    assert manifest["input"]["height"] == 64 and manifest["output"] == {"height": 16, "width": 24, "stride": 4}
+    assert manifest["threshold"] == 0.998
+    assert [s["index"] for s in manifest["stages"]] == [1, 2, 3, 4]
+    assert manifest["stages"][1]["inputs"][-1] == {"name": "threshold", "dtype": "float32", "shape": [1]}
+    assert [o["name"] for o in manifest["stages"][3]["outputs"]] == ["logits", "labels", "confidence", "computed"]
+    for stage in manifest["stages"]:
+        assert (out / stage["file"]).is_file()
+        assert sum(stage["gflops_by_resolution"].values()) == pytest.approx(stage["dense_gflops"], abs=1e-5)
+    assert len(manifest["classes"]) == 19 and manifest["classes"][10]["name"] == "sky"
+    assert (out / "dense.onnx").is_file() and (out / "reference" / "index.json").is_file()
+
+
+def test_official_checkpoint_must_match_strictly(tmp_path):
+    official_checkpoint(tmp_path / "tiny.pth", "tiny")
+    with pytest.raises(SystemExit):  # a tiny checkpoint is not a w18s1 one
+        export.main(["--official", str(tmp_path / "tiny.pth"), "--arch", "w18s1", "--height", "64",
+                     "--width", "64", "--out", str(tmp_path / "x")])
+    torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "plain.pth")
+    with pytest.raises(ValueError, match="model."):
+        export.load_official(str(tmp_path / "plain.pth"), "tiny")
+    state = torch.load(tmp_path / "tiny.pth")
+    state["optimizer.state"] = torch.zeros(1)
+    torch.save(state, tmp_path / "extra.pth")
+    with pytest.raises(ValueError, match="unexpected keys"):
+        export.load_official(str(tmp_path / "extra.pth"), "tiny")
