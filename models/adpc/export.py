@@ -28,8 +28,8 @@ import torch.nn.functional as F
 
 from .data import MEAN, STD
 from .flops import GIGA, conv_costs, dense_gflops, gflops_by_resolution, segment_gflops
-from .network import (RBF_SIZE, ADPCNet, MaskedConv2d, MaskSource, build_model, fill_radius,
-                      max_softmax, rbf_fill,
+from .network import (RBF_SIZE, ADPCNet, MaskedConv2d, MaskSource, build_model, exit_input,
+                      fill_radius, max_softmax, rbf_fill,
                       strip_official_prefix)
 
 BUNDLE_FORMAT = "adpc-bundle"
@@ -107,6 +107,55 @@ class StageGraph(nn.Module):
         computed = torch.stack([source.at(r).sum() for r in self.resolutions]).to(torch.int64)
         outputs = [] if self.k == 4 else list(features)
         return (*outputs, merged, labels, confidence, computed)
+
+
+class GatheredHead(nn.Module):
+    """HRNet's final head (1x1 conv, BN, ReLU, 1x1 conv) run only at computed positions.
+
+    Exact: both convs are 1x1, so at a computed position the head's output depends only on
+    that position's input, where the mask keeps y itself; at skipped positions the merged
+    logits keep the previous exit's values and the head's output is never used. The
+    positions are gathered as columns of the [C, h*w] feature matrix and the logits
+    scattered back, so the cost follows the number of computed positions.
+    """
+
+    def __init__(self, head: nn.Sequential):
+        super().__init__()
+        conv1, bn, _, conv2 = head
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        self.w1 = nn.Parameter((conv1.weight[:, :, 0, 0] * scale[:, None]).detach(), requires_grad=False)
+        self.b1 = nn.Parameter(((conv1.bias - bn.running_mean) * scale + bn.bias).detach()[:, None],
+                               requires_grad=False)
+        self.w2 = nn.Parameter(conv2.weight[:, :, 0, 0].detach(), requires_grad=False)
+        self.b2 = nn.Parameter(conv2.bias.detach()[:, None], requires_grad=False)
+
+    def forward(self, x, mask, merged):  # x [1,C,h,w], mask [1,1,h,w], merged [1,K,h,w]
+        flat = x.reshape(x.shape[1], -1)                      # [C, h*w]
+        index = torch.nonzero(mask.reshape(-1)).reshape(-1)    # [P] computed positions
+        cols = flat.index_select(1, index)                     # [C, P]
+        hidden = torch.relu(self.w1 @ cols + self.b1)
+        logits = self.w2 @ hidden + self.b2                    # [K, P]
+        out = merged.reshape(merged.shape[1], -1)
+        out = out.scatter(1, index[None, :].expand(logits.shape[0], -1), logits)
+        return out.reshape(merged.shape)
+
+
+class SparseHeadStage4Graph(StageGraph):
+    """Stage 4 with its final head gathered over the computed positions (see GatheredHead)."""
+
+    def __init__(self, net: ADPCNet, resolutions: Sequence[Tuple[int, int]]):
+        super().__init__(net, 4, resolutions)
+        self.head = GatheredHead(net.last_layer)
+
+    def forward(self, *args):
+        *features, logits, threshold = args
+        source = ChannelMaskSource(logits, threshold)
+        with self.net.gated(4, source):
+            features = self.net.run_backbone(4, list(features))
+        merged = self.head(exit_input(features), source.full, logits)
+        labels, confidence = labels_and_confidence(merged)
+        computed = torch.stack([source.at(r).sum() for r in self.resolutions]).to(torch.int64)
+        return merged, labels, confidence, computed
 
 
 class DenseBaselineGraph(nn.Module):
@@ -204,6 +253,11 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
                                       costs, resolutions))
             for n, t in zip(out_names, outputs):
                 save_reference(out / "reference", f"stage{k}.{n}", t, ref_index)
+            if k == 4:
+                # The sparse form of stage 4 must reproduce the dense-masked references.
+                sparse = SparseHeadStage4Graph(net, resolutions)
+                export_graph(sparse, args, out / "stage4.sparse.onnx", in_names, out_names)
+                stages[-1]["sparse_file"] = "stage4.sparse.onnx"
             features, logits = list(outputs[:n_feat]), outputs[n_feat]
 
         baseline = DenseBaselineGraph(net)

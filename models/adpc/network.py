@@ -17,6 +17,7 @@ official code caches them by output size, which breaks when the input size chang
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
@@ -466,17 +467,23 @@ class ADPCNet(nn.Module):
         features = self.run_stem(x)
         return features, self.exit1(exit_input(features))
 
-    def run_stage(self, k: int, features: List[torch.Tensor],
-                  source: Optional[MaskSource]) -> Tuple[List[torch.Tensor], torch.Tensor]:
-        """Stage k (2..4) and its exit under the masks of `source` (None = CA off)."""
+    @contextmanager
+    def gated(self, k: int, source: Optional[MaskSource]):
+        """The masked convs of segment k (2..4) follow `source` inside this block."""
         for conv in self._gated[k]:
             conv.source = source
         try:
-            features = self.run_backbone(k, features)
-            logits = self.head(k)(exit_input(features))
+            yield
         finally:
             for conv in self._gated[k]:
                 conv.source = None
+
+    def run_stage(self, k: int, features: List[torch.Tensor],
+                  source: Optional[MaskSource]) -> Tuple[List[torch.Tensor], torch.Tensor]:
+        """Stage k (2..4) and its exit under the masks of `source` (None = CA off)."""
+        with self.gated(k, source):
+            features = self.run_backbone(k, features)
+            logits = self.head(k)(exit_input(features))
         return features, logits
 
     def forward_dense(self, x: torch.Tensor) -> torch.Tensor:

@@ -48,6 +48,30 @@ describe('tiny bundle: onnxruntime-node vs PyTorch', () => {
     }
   });
 
+  it('the sparse form of stage 4 (gathered head) matches the dense-masked references', async () => {
+    const stage = stages[3]! as StageSpec & { sparse_file?: string };
+    expect(stage.sparse_file).toBe('stage4.sparse.onnx');
+    const session = await ort.InferenceSession.create(join(dir, stage.sparse_file!));
+    const feeds: Record<string, ort.Tensor> = { threshold: readReference(dir, index, 'threshold'), logits_in: readReference(dir, index, 'stage3.logits') };
+    for (const input of stage.inputs.filter((i) => i.name.startsWith('feat_in'))) {
+      feeds[input.name] = readReference(dir, index, `stage3.${input.name.replace('_in', '')}`);
+    }
+    const out = await session.run(feeds);
+    expect(maxAbsDiff(out.logits!, readReference(dir, index, 'stage4.logits'))).toBeLessThan(1e-4);
+    expect(equalShare(out.labels!, readReference(dir, index, 'stage4.labels'))).toBeGreaterThanOrEqual(0.9999);
+    expect(Array.from(out.computed!.data as BigInt64Array)).toEqual(Array.from(readReference(dir, index, 'stage4.computed').data as BigInt64Array));
+    // edge cases: everything computed, nothing computed
+    const dense = await ort.InferenceSession.create(join(dir, stage.file));
+    for (const threshold of [1, 1e-6]) {
+      feeds.threshold = new ort.Tensor('float32', Float32Array.of(threshold), [1]);
+      const [a, b] = [await session.run(feeds), await dense.run(feeds)];
+      expect(maxAbsDiff(a.logits!, b.logits!)).toBeLessThan(1e-4);
+      expect(Array.from(a.computed!.data as BigInt64Array)).toEqual(Array.from(b.computed!.data as BigInt64Array));
+    }
+    await dense.release();
+    await session.release();
+  });
+
   it('really skips: stage 2 computes part of the 1/4-resolution map', () => {
     const computed = readReference(dir, index, 'stage2.computed').data as BigInt64Array;
     const total = 16 * 32;
