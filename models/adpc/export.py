@@ -109,6 +109,22 @@ class StageGraph(nn.Module):
         return (*outputs, merged, labels, confidence, computed)
 
 
+class PlainStageGraph(StageGraph):
+    """Stage k with CA off: the fast path when every position is computed (threshold >= 1).
+
+    Same inputs and outputs as the dense-masked form; no masks, so every conv runs as a plain
+    convolution. `computed` reports every position of every masked resolution.
+    """
+
+    def forward(self, *args):
+        *features, logits, _threshold = args
+        features, merged = self.net.run_stage(self.k, list(features), None)
+        labels, confidence = labels_and_confidence(merged)
+        computed = torch.tensor([h * w for h, w in self.resolutions], dtype=torch.int64)
+        outputs = [] if self.k == 4 else list(features)
+        return (*outputs, merged, labels, confidence, computed)
+
+
 class GatheredHead(nn.Module):
     """HRNet's final head (1x1 conv, BN, ReLU, 1x1 conv) run only at computed positions.
 
@@ -253,6 +269,9 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
                                       costs, resolutions))
             for n, t in zip(out_names, outputs):
                 save_reference(out / "reference", f"stage{k}.{n}", t, ref_index)
+            export_graph(PlainStageGraph(net, k, resolutions), args, out / f"stage{k}.plain.onnx",
+                         in_names, out_names)
+            stages[-1]["plain_file"] = f"stage{k}.plain.onnx"
             if k == 4:
                 # The sparse form of stage 4 must reproduce the dense-masked references.
                 sparse = SparseHeadStage4Graph(net, resolutions)

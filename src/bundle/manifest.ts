@@ -24,6 +24,12 @@ const Stage = z.object({
   masked_resolutions: z.array(z.tuple([z.number().int().positive(), z.number().int().positive()])),
   masked_conv_gflops: z.array(z.object({ gflops: z.number().nonnegative(), fill_channels: z.number().int().nonnegative() })),
   unmasked_gflops: z.number().nonnegative(),
+  /** CA off (threshold >= 1): the same stage with plain convolutions, no masking work. */
+  plain_file: z.string().min(1).optional(),
+  /** A form whose cost follows the computed positions, exact against the dense-masked one. */
+  sparse_file: z.string().min(1).optional(),
+  /** Computed share below which the sparse form is faster (measured by bench:stages). */
+  sparse_crossover: z.number().min(0).max(1).optional(),
 });
 
 const Manifest = z.object({

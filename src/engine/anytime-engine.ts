@@ -36,8 +36,18 @@ export interface ExitResult {
   readonly computedShare: number;
   /** Milliseconds in onnxruntime for this stage. */
   readonly computeMs: number;
+  readonly form: StageForm;
   /** Set on the last result of the frame: why the run ended there. */
   readonly stop: StopReason | null;
+}
+
+/** The graph a stage ran as: dense-masked (ADP-C's form), plain (CA off) or sparse. */
+export type StageForm = 'masked' | 'plain' | 'sparse';
+
+interface StageSessions {
+  readonly masked: LoadedSession;
+  readonly plain?: LoadedSession;
+  readonly sparse?: LoadedSession;
 }
 
 export interface RunOptions {
@@ -69,43 +79,71 @@ function expectNames(what: string, file: string, actual: readonly string[], expe
 }
 
 export class AnytimeEngine {
-  private readonly timers = Array.from({ length: EXITS }, () => new StageTimer());
+  private readonly timers = new Map<string, StageTimer>();
 
   private constructor(
     readonly dir: string,
     readonly manifest: BundleManifest,
-    private readonly sessions: LoadedSession[],
+    private readonly stages: StageSessions[],
   ) {}
 
   static async load(dir: string, options: EngineOptions = {}): Promise<AnytimeEngine> {
     const manifest = await readManifest(dir);
-    const sessions: LoadedSession[] = [];
+    const opened: LoadedSession[] = [];
+    const open = async (stage: StageManifest, fileName: string, exactInputs: boolean): Promise<LoadedSession> => {
+      const file = join(dir, fileName);
+      await access(file).catch((cause: unknown) => {
+        throw new AdpcError('BUNDLE_NOT_FOUND', `${file}: graph file of stage ${stage.index} is missing`, { cause });
+      });
+      const loaded = await createSession(file, {
+        // once a provider started for stage 1, the others must use the same one
+        provider: opened[0]?.provider ?? options.provider ?? 'cpu',
+        threads: options.threads,
+      });
+      opened.push(loaded);
+      const expected = stage.inputs.map((t) => t.name);
+      const inputs = loaded.session.inputNames;
+      // a plain (CA off) graph may drop the inputs it does not use: threshold, logits_in
+      if (exactInputs || inputs.some((n) => !expected.includes(n))) expectNames('inputs', file, inputs, expected);
+      expectNames('outputs', file, loaded.session.outputNames, stage.outputs.map((t) => t.name));
+      return loaded;
+    };
+    const stages: StageSessions[] = [];
     try {
       for (const stage of manifest.stages) {
-        const file = join(dir, stage.file);
-        await access(file).catch((cause: unknown) => {
-          throw new AdpcError('BUNDLE_NOT_FOUND', `${file}: graph file of stage ${stage.index} is missing`, { cause });
+        stages.push({
+          masked: await open(stage, stage.file, true),
+          ...(stage.plain_file ? { plain: await open(stage, stage.plain_file, false) } : {}),
+          ...(stage.sparse_file ? { sparse: await open(stage, stage.sparse_file, true) } : {}),
         });
-        const loaded = await createSession(file, {
-          // once a provider started for stage 1, the others must use the same one
-          provider: sessions[0]?.provider ?? options.provider ?? 'cpu',
-          threads: options.threads,
-        });
-        sessions.push(loaded);
-        expectNames('inputs', file, loaded.session.inputNames, stage.inputs.map((t) => t.name));
-        expectNames('outputs', file, loaded.session.outputNames, stage.outputs.map((t) => t.name));
       }
     } catch (e) {
-      await Promise.all(sessions.map(releaseSession));
+      await Promise.all(opened.map(releaseSession));
       throw e;
     }
-    const engine = new AnytimeEngine(dir, manifest, sessions);
+    const engine = new AnytimeEngine(dir, manifest, stages);
     if (options.warmup !== false) await engine.warmup();
     return engine;
   }
 
   get provider(): string {
-    return this.sessions[0]!.provider;
+    return this.stages[0]!.masked.provider;
+  }
+
+  /** Which graph runs stage k when `share` of its positions will be computed. */
+  private formFor(k: number, threshold: number, share: number): StageForm {
+    const sessions = this.stages[k - 1]!;
+    if (threshold >= 1 && sessions.plain) return 'plain';
+    const crossover = this.manifest.stages[k - 1]!.sparse_crossover;
+    if (sessions.sparse && crossover !== undefined && share < crossover) return 'sparse';
+    return 'masked';
+  }
+
+  private timer(k: number, form: StageForm): StageTimer {
+    const key = `${k}:${form}`;
+    let timer = this.timers.get(key);
+    if (!timer) this.timers.set(key, (timer = new StageTimer()));
+    return timer;
   }
 
   info(): EngineInfo {
@@ -124,12 +162,14 @@ export class AnytimeEngine {
     };
   }
 
-  /** Seeds the time model: every stage once computing everything, once computing little. */
+  /** Seeds the time model: every form of every stage, computing everything and little. */
   private async warmup(): Promise<void> {
     const { height, width } = this.manifest.input;
     const zeros = new Float32Array(3 * height * width);
-    for (const threshold of [1, 1e-6]) {
-      for await (const result of this.run(zeros, { budget: { threshold } })) void result;
+    for (const threshold of [1, 0.999999, 1e-6]) {
+      for (const forceForm of [undefined, 'sparse'] as const) {
+        for await (const result of this.execute(zeros, { budget: { threshold } }, forceForm)) void result;
+      }
     }
   }
 
@@ -138,7 +178,12 @@ export class AnytimeEngine {
    * image (see image/preprocess.ts). The generator returns 'cancelled' when the signal
    * fires between stages after a result was already handed out.
    */
-  async *run(input: Float32Array, options: RunOptions = {}): AsyncGenerator<ExitResult, StopReason> {
+  run(input: Float32Array, options: RunOptions = {}): AsyncGenerator<ExitResult, StopReason> {
+    return this.execute(input, options);
+  }
+
+  /** `forceForm` 'sparse' runs the sparse form wherever one exists (warm-up and tests). */
+  async *execute(input: Float32Array, options: RunOptions, forceForm?: 'sparse'): AsyncGenerator<ExitResult, StopReason> {
     const m = this.manifest;
     const budget = options.budget ?? {};
     const threshold = budget.threshold ?? m.threshold;
@@ -147,22 +192,27 @@ export class AnytimeEngine {
     const thresholdTensor = floatTensor(Float32Array.of(threshold), [1]);
     let feeds: Feeds = { image: floatTensor(input, [1, 3, m.input.height, m.input.width]) };
     let cumulative = 0;
+    let expectedShare = 1;
 
     for (let k = 1; k <= EXITS; k++) {
       const stage = m.stages[k - 1]!;
       if (k > 1 && options.signal?.aborted) return 'cancelled';
+      const sessions = this.stages[k - 1]!;
+      const form = forceForm && sessions.sparse ? 'sparse' : k === 1 ? 'masked' : this.formFor(k, threshold, expectedShare);
+      const session = sessions[form]!.session;
       const started = performance.now();
-      const out = await this.sessions[k - 1]!.session.run(feeds);
+      const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]!])));
       const computeMs = performance.now() - started;
 
       const shares = k === 1 ? null : sharesFromCounts(stage, out.computed!.data as BigInt64Array);
       const share = shares?.[0] ?? 1;
-      this.timers[k - 1]!.observe(share, computeMs);
+      this.timer(k, form).observe(share, computeMs);
       const gflops = stageGflops(stage, shares);
       cumulative += gflops;
 
       const confidence = out.confidence!;
-      const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, threshold, cumulative, arrivedAt, confidence, signal: options.signal });
+      expectedShare = shareAtOrBelow(confidence.data as Float32Array, threshold);
+      const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, threshold, cumulative, arrivedAt, share: expectedShare, signal: options.signal });
       yield {
         exit: k,
         exits: EXITS,
@@ -174,6 +224,7 @@ export class AnytimeEngine {
         cumulativeGflops: cumulative,
         computedShare: share,
         computeMs,
+        form,
         stop,
       };
       if (stop !== null) return stop;
@@ -185,23 +236,17 @@ export class AnytimeEngine {
   /** Why not to run stage `next`, or null to go on. */
   private stopBefore(next: number, s: {
     maxExit: number; budget: Budget; threshold: number; cumulative: number; arrivedAt: number;
-    confidence: Tensor; signal?: AbortSignal;
+    share: number; signal?: AbortSignal;
   }): StopReason | null {
     if (next > s.maxExit) return 'max_exit';
     if (s.signal?.aborted) return 'cancelled';
-    if (s.budget.gflops === undefined && s.budget.deadline_ms === undefined) return null;
-    // The next stage computes the pixels whose merged confidence is still <= threshold.
-    const conf = s.confidence.data as Float32Array;
-    let active = 0;
-    for (let i = 0; i < conf.length; i++) if (conf[i]! <= s.threshold) active++;
-    const share = active / conf.length;
     const stage = this.manifest.stages[next - 1]!;
     if (s.budget.gflops !== undefined) {
-      const predicted = stageGflops(stage, stage.masked_resolutions.map(() => share));
+      const predicted = stageGflops(stage, stage.masked_resolutions.map(() => s.share));
       if (s.cumulative + predicted > s.budget.gflops) return 'gflops';
     }
     if (s.budget.deadline_ms !== undefined) {
-      const predicted = this.timers[next - 1]!.predict(share);
+      const predicted = this.timer(next, this.formFor(next, s.threshold, s.share)).predict(s.share);
       const elapsed = performance.now() - s.arrivedAt;
       if (elapsed + (Number.isNaN(predicted) ? 0 : predicted) > s.budget.deadline_ms) return 'deadline';
     }
@@ -218,6 +263,13 @@ export class AnytimeEngine {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.sessions.map(releaseSession));
+    await Promise.all(this.stages.flatMap((s) => [s.masked, s.plain, s.sparse]).filter((s) => s !== undefined).map(releaseSession));
   }
+}
+
+/** Share of pixels the next stage will compute: merged confidence still <= threshold. */
+function shareAtOrBelow(confidence: Float32Array, threshold: number): number {
+  let active = 0;
+  for (let i = 0; i < confidence.length; i++) if (confidence[i]! <= threshold) active++;
+  return active / confidence.length;
 }

@@ -72,6 +72,28 @@ describe('tiny bundle: onnxruntime-node vs PyTorch', () => {
     await session.release();
   });
 
+  it('the plain forms (threshold 1: everything computed) match the dense-masked ones', async () => {
+    for (const stage of stages.slice(1) as (StageSpec & { plain_file?: string })[]) {
+      const plain = await ort.InferenceSession.create(join(dir, stage.plain_file!));
+      const masked = await ort.InferenceSession.create(join(dir, stage.file));
+      // CA off needs neither the threshold nor the previous logits: the graph drops them
+      expect(plain.inputNames.every((n) => masked.inputNames.includes(n))).toBe(true);
+      const feeds: Record<string, ort.Tensor> = {
+        threshold: new ort.Tensor('float32', Float32Array.of(1), [1]),
+        logits_in: readReference(dir, index, `stage${stage.index - 1}.logits`),
+      };
+      for (const name of masked.inputNames.filter((n) => n.startsWith('feat_in'))) {
+        feeds[name] = readReference(dir, index, `stage${stage.index - 1}.${name.replace('_in', '')}`);
+      }
+      const plainFeeds = Object.fromEntries(plain.inputNames.map((n) => [n, feeds[n]!]));
+      const [a, b] = [await plain.run(plainFeeds), await masked.run(feeds)];
+      expect(maxAbsDiff(a.logits!, b.logits!)).toBeLessThan(1e-4);
+      expect(Array.from(a.computed!.data as BigInt64Array)).toEqual(Array.from(b.computed!.data as BigInt64Array));
+      await plain.release();
+      await masked.release();
+    }
+  });
+
   it('really skips: stage 2 computes part of the 1/4-resolution map', () => {
     const computed = readReference(dir, index, 'stage2.computed').data as BigInt64Array;
     const total = 16 * 32;

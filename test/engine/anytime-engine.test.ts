@@ -66,6 +66,13 @@ describe('AnytimeEngine', () => {
     });
   });
 
+  it('runs the plain graphs when nothing is skipped, dense-masked otherwise', async () => {
+    const off = await collect(engine.run(image, { budget: { threshold: 1 } }));
+    expect(off.map((r) => r.form)).toEqual(['masked', 'plain', 'plain', 'plain']);
+    const on = await collect(engine.run(image));
+    expect(on.map((r) => r.form)).toEqual(['masked', 'masked', 'masked', 'masked']);
+  });
+
   it('counts fewer GFLOPs when CA skips', async () => {
     const skipped = await collect(engine.run(image));
     expect(skipped[3]!.cumulativeGflops).toBeLessThan(engine.info().exitGflops[3]!);
@@ -114,6 +121,27 @@ describe('AnytimeEngine', () => {
     expect(plain!.confidence).toBeUndefined();
     expect(withConf!.confidence!.length).toBe(16 * 32);
     expect(Math.max(...withConf!.confidence!)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('sparse forms through the engine', () => {
+  it('gives the same labels as the dense-masked form when the crossover selects it', async () => {
+    const copy = join(mkdtempSync(join(tmpdir(), 'adpc-sparse-')), 'b');
+    cpSync(dir, copy, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(copy, 'manifest.json'), 'utf8'));
+    manifest.stages[3].sparse_crossover = 1;
+    writeFileSync(join(copy, 'manifest.json'), JSON.stringify(manifest));
+    const sparseEngine = await AnytimeEngine.load(copy, { threads: 1 });
+    try {
+      const sparse = await collect(sparseEngine.run(image));
+      const masked = await collect(engine.run(image));
+      expect(sparse.map((r) => r.form)).toEqual(['masked', 'masked', 'masked', 'sparse']);
+      expect(Buffer.from(sparse[3]!.labels).equals(Buffer.from(masked[3]!.labels))).toBe(true);
+      expect(sparse[3]!.cumulativeGflops).toBeCloseTo(masked[3]!.cumulativeGflops, 9);
+    } finally {
+      await sparseEngine.close();
+      rmSync(dirname(copy), { recursive: true, force: true });
+    }
   });
 });
 
