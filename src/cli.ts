@@ -1,9 +1,9 @@
 // adpc: segment an image, evaluate a bundle, describe a bundle.
 
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_BUNDLE } from './bundle/default-bundle.js';
 import { AnytimeEngine, type ExitResult } from './engine/anytime-engine.js';
 import { parseBudget, type Budget } from './engine/budget.js';
 import { isAdpcError } from './errors.js';
@@ -11,8 +11,6 @@ import { evaluateSynthetic } from './eval/evaluate-synthetic.js';
 import { prepareFrame } from './image/preprocess.js';
 import { encodeLabelPng, overlayPng, resizeLabels } from './output/label-map.js';
 import { checkProviderName, type ProviderName } from './runtime/onnx.js';
-
-export const DEFAULT_BUNDLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'default');
 
 function number(name: string, integer = false) {
   return (value: string): number => {
