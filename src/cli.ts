@@ -23,7 +23,12 @@ function number(name: string, integer = false) {
 interface EngineFlags { bundle: string; provider: string; threads?: number }
 
 async function loadEngine(flags: EngineFlags, warmup = true): Promise<AnytimeEngine> {
-  return AnytimeEngine.load(resolve(flags.bundle), { provider: checkProviderName(flags.provider) as ProviderName, threads: flags.threads, warmup });
+  return AnytimeEngine.load(resolve(flags.bundle), {
+    provider: checkProviderName(flags.provider) as ProviderName,
+    threads: flags.threads,
+    warmup,
+    log: (line) => console.error(`adpc: ${line}`),
+  });
 }
 
 function engineOptions(cmd: Command): Command {

@@ -18,6 +18,8 @@ export interface EngineOptions {
   threads?: number;
   /** Run each stage twice at load (all computed, little computed) to seed the time model. */
   warmup?: boolean;
+  /** Receives load-time notes, such as the provider `auto` picked. */
+  log?: (line: string) => void;
 }
 
 export interface ExitResult {
@@ -99,6 +101,7 @@ export class AnytimeEngine {
         // once a provider started for stage 1, the others must use the same one
         provider: opened[0]?.provider ?? options.provider ?? 'cpu',
         threads: options.threads,
+        log: opened.length === 0 ? options.log : undefined,
       });
       opened.push(loaded);
       const expected = stage.inputs.map((t) => t.name);

@@ -25,6 +25,8 @@ export interface SessionOptions {
   provider: ProviderName;
   /** Threads for one operator; 0 = all cores. */
   threads?: number;
+  /** Told which providers failed to start and which one runs (for `auto`). */
+  log?: (line: string) => void;
 }
 
 export interface LoadedSession {
@@ -60,10 +62,11 @@ export async function createSession(path: string, options: SessionOptions): Prom
   for (const provider of order) {
     try {
       const session = await ort.InferenceSession.create(path, ortOptions(provider, threads));
+      if (requested === 'auto') options.log?.(`execution provider auto: using ${provider}${failures.length ? ` (${failures.join('; ')})` : ''}`);
       return { session, provider };
     } catch (e) {
       const message = (e as Error).message;
-      failures.push(`${provider}: ${message.split('\n')[0]}`);
+      failures.push(`${provider} unavailable: ${message.split('\n')[0]}`);
     }
   }
   const hints = order.map((p) => `${p}: ${INSTALL_HINT[p]}`).join('; ');

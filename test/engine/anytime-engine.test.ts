@@ -193,6 +193,17 @@ describe('bundle loading errors', () => {
     await expect(AnytimeEngine.load(missing, { warmup: false })).rejects.toMatchObject({ code: 'BUNDLE_NOT_FOUND', message: expect.stringContaining('stage3.onnx') });
   });
 
+  it('names how to install a provider that cannot start, and logs what auto picked', async () => {
+    // onnxruntime-node ships no CUDA provider binaries unless they were installed
+    await expect(AnytimeEngine.load(dir, { provider: 'cuda', warmup: false })).rejects.toMatchObject({
+      code: 'PROVIDER_UNAVAILABLE', message: expect.stringContaining('ONNXRUNTIME_NODE_INSTALL=cuda12'),
+    });
+    const lines: string[] = [];
+    const auto = await AnytimeEngine.load(dir, { provider: 'auto', warmup: false, log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toContain(`execution provider auto: using ${auto.provider}`);
+    await auto.close();
+  });
+
   it('rejects an unknown provider by name', async () => {
     await expect(AnytimeEngine.load(dir, { provider: 'tpu' as never, warmup: false })).rejects.toMatchObject({ code: 'PROVIDER_UNKNOWN' });
   });
