@@ -58,6 +58,7 @@ const Manifest = z.object({
 
 export type BundleManifest = z.infer<typeof Manifest>;
 export type StageManifest = z.infer<typeof Stage>;
+export type TensorSpec = z.infer<typeof TensorSpec>;
 
 export async function readManifest(dir: string): Promise<BundleManifest> {
   const path = join(dir, 'manifest.json');

@@ -4,9 +4,9 @@
 
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readManifest, type BundleManifest, type StageManifest } from '../bundle/manifest.js';
+import { readManifest, type BundleManifest, type StageManifest, type TensorSpec } from '../bundle/manifest.js';
 import { AdpcError } from '../errors.js';
-import { createSession, floatTensor, releaseSession, type Feeds, type LoadedSession, type ProviderName, type Tensor } from '../runtime/onnx.js';
+import { createSession, floatTensor, releaseSession, type Feeds, type InferenceSessionMetadata, type LoadedSession, type ProviderName, type Tensor } from '../runtime/onnx.js';
 import type { Budget, StopReason } from './budget.js';
 import { sharesFromCounts, stageGflops } from './gflops.js';
 import { StageTimer } from './stage-timer.js';
@@ -72,6 +72,21 @@ export interface EngineInfo {
   readonly denseGflops: number;
 }
 
+type ValueMetadata = InferenceSessionMetadata[number];
+
+/** Every tensor the graph declares must have the manifest's dtype and shape. */
+function expectSpecs(file: string, declared: readonly ValueMetadata[], specs: readonly TensorSpec[]): void {
+  for (const value of declared) {
+    const spec = specs.find((t) => t.name === value.name);
+    if (!spec || !value.isTensor) continue;
+    const shape = value.shape.map(String).join('x');
+    if (value.type !== spec.dtype || shape !== spec.shape.join('x')) {
+      throw new AdpcError('BUNDLE_MISMATCH',
+        `${file}: tensor ${value.name} is ${value.type}[${shape}] in the graph, ${spec.dtype}[${spec.shape.join('x')}] in the manifest`);
+    }
+  }
+}
+
 function expectNames(what: string, file: string, actual: readonly string[], expected: readonly string[]): void {
   const a = [...actual].sort().join(',');
   const e = [...expected].sort().join(',');
@@ -109,6 +124,8 @@ export class AnytimeEngine {
       // a plain (CA off) graph may drop the inputs it does not use: threshold, logits_in
       if (exactInputs || inputs.some((n) => !expected.includes(n))) expectNames('inputs', file, inputs, expected);
       expectNames('outputs', file, loaded.session.outputNames, stage.outputs.map((t) => t.name));
+      expectSpecs(file, loaded.session.inputMetadata, stage.inputs);
+      expectSpecs(file, loaded.session.outputMetadata, stage.outputs);
       return loaded;
     };
     const stages: StageSessions[] = [];

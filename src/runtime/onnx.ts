@@ -6,6 +6,7 @@ import { AdpcError } from '../errors.js';
 
 export type Tensor = ort.Tensor;
 export type Feeds = Record<string, ort.Tensor>;
+export type InferenceSessionMetadata = ort.InferenceSession['inputMetadata'];
 
 export const PROVIDER_NAMES = ['cpu', 'cuda', 'tensorrt', 'webgpu', 'auto'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];

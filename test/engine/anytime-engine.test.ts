@@ -182,12 +182,19 @@ describe('bundle loading errors', () => {
     await expect(readManifest(copyBundle('nostages', (m) => { m.stages = []; }))).rejects.toMatchObject({ code: 'BUNDLE_INVALID', message: expect.stringContaining('stages') });
   });
 
-  it('rejects a graph whose inputs differ from the manifest, and a missing graph file', async () => {
+  it('rejects a graph whose names or shapes differ from the manifest, and a missing graph file', async () => {
     const renamed = copyBundle('renamed', (m) => {
       const stages = m.stages as { inputs: { name: string }[] }[];
       stages[1]!.inputs[0]!.name = 'wrong';
     });
     await expect(AnytimeEngine.load(renamed, { warmup: false })).rejects.toMatchObject({ code: 'BUNDLE_MISMATCH' });
+    const reshaped = copyBundle('reshaped', (m) => {
+      const stages = m.stages as { outputs: { name: string; shape: number[] }[] }[];
+      stages[2]!.outputs.find((o) => o.name === 'labels')!.shape = [1, 8, 8];
+    });
+    await expect(AnytimeEngine.load(reshaped, { warmup: false })).rejects.toMatchObject({
+      code: 'BUNDLE_MISMATCH', message: expect.stringContaining('labels is uint8[1x16x32] in the graph, uint8[1x8x8] in the manifest'),
+    });
     const missing = copyBundle('missing');
     rmSync(join(missing, 'stage3.onnx'));
     await expect(AnytimeEngine.load(missing, { warmup: false })).rejects.toMatchObject({ code: 'BUNDLE_NOT_FOUND', message: expect.stringContaining('stage3.onnx') });
