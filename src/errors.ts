@@ -1,5 +1,5 @@
-// Every error the engine (and later the server) reports, with a stable code and the HTTP
-// status and WebSocket close code a client sees for it.
+// Every error the engine and the server report, with a stable code and the HTTP status a
+// client sees for it.
 
 export interface ErrorSpec {
   readonly status: number;
@@ -20,6 +20,9 @@ export const ERROR_CATALOGUE = Object.freeze({
   IMAGE_RAW_SIZE: { status: 400, summary: 'raw pixels do not match the given width, height and channels' },
   BUDGET_INVALID: { status: 400, summary: 'a budget field is out of range' },
   CANCELLED: { status: 499, summary: 'the run was cancelled' },
+  UNAUTHORISED: { status: 401, summary: 'missing or wrong bearer token' },
+  NOT_READY: { status: 503, summary: 'the model is still loading or the server is draining' },
+  MESSAGE_TOO_LARGE: { status: 413, summary: 'the request body is larger than allowed' },
 } as const satisfies Record<string, ErrorSpec>);
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,0 +1,70 @@
+// Prometheus metrics on a private registry: labels from closed sets, names in base units.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ExitResult } from '../src/engine/anytime-engine.js';
+import type { StopReason } from '../src/engine/budget.js';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
+const SHARE_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+
+export type FrameOutcome = 'completed' | 'superseded' | 'dropped' | 'rejected' | 'failed';
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly frames: Counter<'outcome'>;
+  private readonly timeToExit: Histogram<'exit'>;
+  private readonly stageSeconds: Histogram<'stage' | 'mode'>;
+  private readonly gflopsExecuted: Counter<'stage'>;
+  private readonly gflopsSkipped: Counter<'stage'>;
+  private readonly computedShare: Histogram<'stage'>;
+  private readonly budgetStops: Counter<'reason'>;
+  private readonly decodeSeconds: Histogram;
+  private readonly encodeSeconds: Histogram;
+  readonly inFlight: Gauge;
+  private readonly modelInfo: Gauge<'model' | 'version' | 'provider' | 'arch'>;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'adpc_' });
+    this.frames = new Counter({ name: 'adpc_frames_total', help: 'Frames by outcome', labelNames: ['outcome'], registers });
+    this.timeToExit = new Histogram({ name: 'adpc_time_to_exit_seconds', help: 'From frame arrival to each exit result', labelNames: ['exit'], buckets: LATENCY_BUCKETS, registers });
+    this.stageSeconds = new Histogram({ name: 'adpc_stage_compute_seconds', help: 'onnxruntime time per stage and graph form (masked, plain, sparse)', labelNames: ['stage', 'mode'], buckets: LATENCY_BUCKETS, registers });
+    this.gflopsExecuted = new Counter({ name: 'adpc_gflops_executed_total', help: 'GFLOPs run (ADP-C convention), by stage', labelNames: ['stage'], registers });
+    this.gflopsSkipped = new Counter({ name: 'adpc_gflops_skipped_total', help: 'Dense GFLOPs that CA skipped, by stage', labelNames: ['stage'], registers });
+    this.computedShare = new Histogram({ name: 'adpc_computed_share_ratio', help: 'Share of positions each stage computed', labelNames: ['stage'], buckets: SHARE_BUCKETS, registers });
+    this.budgetStops = new Counter({ name: 'adpc_budget_stops_total', help: 'Frames ended by each stop reason', labelNames: ['reason'], registers });
+    this.decodeSeconds = new Histogram({ name: 'adpc_decode_seconds', help: 'Image decode, resize and normalisation', buckets: LATENCY_BUCKETS, registers });
+    this.encodeSeconds = new Histogram({ name: 'adpc_encode_seconds', help: 'Label map encoding per exit', buckets: LATENCY_BUCKETS, registers });
+    this.inFlight = new Gauge({ name: 'adpc_frames_in_flight', help: 'Frames being processed', registers });
+    this.modelInfo = new Gauge({ name: 'adpc_model_info', help: 'The loaded model (value 1)', labelNames: ['model', 'version', 'provider', 'arch'], registers });
+  }
+
+  setModel(model: string, version: number, provider: string, arch: string): void {
+    this.modelInfo.set({ model, version: String(version), provider, arch }, 1);
+  }
+
+  frame(outcome: FrameOutcome): void {
+    this.frames.inc({ outcome });
+  }
+
+  exit(result: ExitResult, denseGflops: number, sinceArrivalSeconds: number): void {
+    const stage = String(result.exit);
+    this.timeToExit.observe({ exit: stage }, sinceArrivalSeconds);
+    this.stageSeconds.observe({ stage, mode: result.form }, result.computeMs / 1000);
+    this.gflopsExecuted.inc({ stage }, result.gflops);
+    this.gflopsSkipped.inc({ stage }, Math.max(0, denseGflops - result.gflops));
+    this.computedShare.observe({ stage }, result.computedShare);
+  }
+
+  stop(reason: StopReason | 'superseded'): void {
+    this.budgetStops.inc({ reason });
+  }
+
+  decode(seconds: number): void {
+    this.decodeSeconds.observe(seconds);
+  }
+
+  encode(seconds: number): void {
+    this.encodeSeconds.observe(seconds);
+  }
+}
