@@ -13,7 +13,7 @@ import { generateScene } from '../../src/synth/generate.js';
 
 const TOKEN = 'test-token-0123456789';
 let engine: AnytimeEngine;
-let png: Buffer;
+let png: Uint8Array<ArrayBuffer>;
 
 async function start(env: Record<string, string>, withEngine = true): Promise<{ url: string; server: Server; state: AppState; metrics: ServerMetrics }> {
   const config = loadConfig({ PORT: '0', ADPC_MAX_MESSAGE_BYTES: '2000000', ...env });
@@ -28,7 +28,7 @@ async function start(env: Record<string, string>, withEngine = true): Promise<{ 
 beforeAll(async () => {
   engine = await AnytimeEngine.load(DEFAULT_BUNDLE, { threads: 1 });
   const scene = generateScene(2_000_007, { height: 128, width: 256 });
-  png = await sharp(scene.image, { raw: { width: 256, height: 128, channels: 3 } }).png().toBuffer();
+  png = new Uint8Array(await sharp(scene.image, { raw: { width: 256, height: 128, channels: 3 } }).png().toBuffer());
 }, 60_000);
 afterAll(async () => engine?.close());
 
@@ -72,7 +72,7 @@ describe('HTTP API', () => {
   });
 
   it('takes raw RGB with its size', async () => {
-    const raw = Buffer.alloc(64 * 32 * 3, 90);
+    const raw = new Uint8Array(64 * 32 * 3).fill(90);
     const res = await fetch(`${url}/v1/segment?width=64&height=32&max_exit=1`, { method: 'POST', body: raw, headers: { 'content-type': 'application/x-raw-rgb' } });
     expect(res.status).toBe(200);
     expect((await res.json() as { width: number }).width).toBe(64);
@@ -80,10 +80,10 @@ describe('HTTP API', () => {
 
   it('rejects bad input with stable codes and stays usable', async () => {
     const cases: [RequestInit, string, number][] = [
-      [{ body: Buffer.from('not an image') }, 'IMAGE_UNSUPPORTED', 415],
-      [{ body: Buffer.alloc(0) }, 'IMAGE_EMPTY', 400],
-      [{ body: png.subarray(0, 200) }, 'IMAGE_CORRUPT', 400],
-      [{ body: Buffer.alloc(3_000_000) }, 'MESSAGE_TOO_LARGE', 413],
+      [{ body: new TextEncoder().encode('not an image') }, 'IMAGE_UNSUPPORTED', 415],
+      [{ body: new Uint8Array(0) }, 'IMAGE_EMPTY', 400],
+      [{ body: png.slice(0, 200) }, 'IMAGE_CORRUPT', 400],
+      [{ body: new Uint8Array(3_000_000) }, 'MESSAGE_TOO_LARGE', 413],
     ];
     for (const [init, code, status] of cases) {
       const res = await fetch(`${url}/v1/segment`, { method: 'POST', ...init });
@@ -123,7 +123,7 @@ describe('auth and metrics', () => {
     const { url, server } = await start({ ADPC_TOKEN: TOKEN, ADPC_METRICS_AUTH: 'true' });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: TOKEN }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: TOKEN }] as Record<string, string>[]) {
       const res = await fetch(`${url}/v1/models`, { headers });
       expect(res.status).toBe(401);
       expect((await res.json() as { error: { code: string } }).error.code).toBe('UNAUTHORISED');
@@ -138,7 +138,7 @@ describe('auth and metrics', () => {
     const { url, server } = await start({});
     await fetch(`${url}/v1/segment?max_exit=2`, { method: 'POST', body: png });
     await fetch(`${url}/v1/segment`, { method: 'POST', body: png });
-    await fetch(`${url}/v1/segment`, { method: 'POST', body: Buffer.from('junk') });
+    await fetch(`${url}/v1/segment`, { method: 'POST', body: new TextEncoder().encode('junk') });
     const text = await (await fetch(`${url}/metrics`)).text();
     const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line))?.split(' ').at(-1));
     expect(value('adpc_frames_total{outcome="completed"}')).toBe(2);

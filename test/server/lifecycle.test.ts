@@ -27,7 +27,7 @@ describe('server process', () => {
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
 
     const scene = generateScene(2_000_011, { height: 256, width: 512 });
-    const png = await sharp(scene.image, { raw: { width: 512, height: 256, channels: 3 } }).png().toBuffer();
+    const png = new Uint8Array(await sharp(scene.image, { raw: { width: 512, height: 256, channels: 3 } }).png().toBuffer());
     const inFlight = fetch(`${url}/v1/segment`, { method: 'POST', body: png });
     await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGTERM');

@@ -1,0 +1,139 @@
+// The stream protocol's binary messages (docs/PROTOCOL.md, version 1).
+//
+// client -> server, one frame:          server -> client, one exit:
+//   0  "ADPC" magic                       0  "ADPX" magic
+//   4  u8  version (1)                    4  u8  version (1)
+//   5  u8  format 0 encoded|1 rgb|2 rgba  5  u8  reserved (0)
+//   6  u16 flags (0)                      6  u32 metadata length J
+//   8  u32 frame id                       10 J bytes of JSON metadata
+//   12 u16 width, 14 u16 height (raw)     10+J label map, then confidence if sent
+//   16 u16 budget JSON length L
+//   18 L bytes of budget JSON, then the image bytes
+// All integers big-endian. Parsing never throws: every failure is a typed error that names
+// the frame id whenever the header got that far.
+
+import { parseBudget, type Budget } from '../../src/engine/budget.js';
+import { isAdpcError } from '../../src/errors.js';
+
+export const PROTOCOL_VERSION = 1;
+export const FRAME_MAGIC = 'ADPC';
+export const EXIT_MAGIC = 'ADPX';
+export const FRAME_HEADER_BYTES = 18;
+export const EXIT_HEADER_BYTES = 10;
+
+export const FRAME_FORMATS = ['encoded', 'rgb', 'rgba'] as const;
+export type FrameFormat = (typeof FRAME_FORMATS)[number];
+
+export type StreamErrorCode = 'BAD_HEADER' | 'UNSUPPORTED_FORMAT' | 'INVALID_BUDGET' | 'TOO_LARGE';
+
+export interface FrameMessage {
+  readonly frameId: number;
+  readonly format: FrameFormat;
+  readonly width: number;
+  readonly height: number;
+  readonly budget: Budget;
+  readonly image: Uint8Array;
+}
+
+export interface StreamError {
+  readonly code: StreamErrorCode;
+  readonly message: string;
+  readonly frameId: number | null;
+}
+
+export type ParseResult = { ok: true; frame: FrameMessage } | { ok: false; error: StreamError };
+
+export interface FrameLimits {
+  readonly maxBytes: number;
+  readonly maxPixels: number;
+}
+
+function fail(code: StreamErrorCode, message: string, frameId: number | null = null): ParseResult {
+  return { ok: false, error: { code, message, frameId } };
+}
+
+export function parseFrameMessage(data: Uint8Array, limits: FrameLimits): ParseResult {
+  if (data.length > limits.maxBytes) return fail('TOO_LARGE', `message of ${data.length} bytes exceeds ${limits.maxBytes}`);
+  if (data.length < FRAME_HEADER_BYTES) return fail('BAD_HEADER', `message of ${data.length} bytes is shorter than the ${FRAME_HEADER_BYTES}-byte header`);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const magic = String.fromCharCode(data[0]!, data[1]!, data[2]!, data[3]!);
+  if (magic !== FRAME_MAGIC) return fail('BAD_HEADER', `bad magic ${JSON.stringify(magic)}, expected "${FRAME_MAGIC}"`);
+  const frameId = view.getUint32(8);
+  const version = data[4]!;
+  if (version !== PROTOCOL_VERSION) return fail('BAD_HEADER', `protocol version ${version}; this server speaks ${PROTOCOL_VERSION}`, frameId);
+  const format = FRAME_FORMATS[data[5]!];
+  if (format === undefined) return fail('UNSUPPORTED_FORMAT', `format byte ${data[5]} is not 0 (encoded), 1 (rgb) or 2 (rgba)`, frameId);
+  if (view.getUint16(6) !== 0) return fail('BAD_HEADER', 'reserved flags must be 0', frameId);
+  const width = view.getUint16(12);
+  const height = view.getUint16(14);
+  const budgetLength = view.getUint16(16);
+  const imageStart = FRAME_HEADER_BYTES + budgetLength;
+  if (imageStart > data.length) return fail('BAD_HEADER', `budget of ${budgetLength} bytes runs past the end of the message`, frameId);
+
+  let budget: Budget = {};
+  if (budgetLength > 0) {
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(FRAME_HEADER_BYTES, imageStart)));
+    } catch {
+      return fail('INVALID_BUDGET', 'budget is not valid UTF-8 JSON', frameId);
+    }
+    try {
+      budget = parseBudget(json);
+    } catch (e) {
+      return fail('INVALID_BUDGET', isAdpcError(e) ? e.message : String(e), frameId);
+    }
+  }
+
+  const image = data.subarray(imageStart);
+  if (format !== 'encoded') {
+    const channels = format === 'rgb' ? 3 : 4;
+    if (width === 0 || height === 0) return fail('BAD_HEADER', 'raw frames need a width and a height', frameId);
+    if (width * height > limits.maxPixels) return fail('TOO_LARGE', `frame ${width}x${height} exceeds ${limits.maxPixels} pixels`, frameId);
+    if (image.length !== width * height * channels) {
+      return fail('BAD_HEADER', `raw ${format} ${width}x${height} needs ${width * height * channels} bytes, got ${image.length}`, frameId);
+    }
+  } else if (image.length === 0) {
+    return fail('BAD_HEADER', 'the frame carries no image bytes', frameId);
+  }
+  return { ok: true, frame: { frameId, format, width, height, budget, image } };
+}
+
+/** Builds a frame message (clients and tests). */
+export function encodeFrameMessage(frame: { frameId: number; format: FrameFormat; width?: number; height?: number; budget?: Budget; image: Uint8Array }): Uint8Array {
+  const budget = frame.budget && Object.keys(frame.budget).length ? new TextEncoder().encode(JSON.stringify(frame.budget)) : new Uint8Array(0);
+  const out = new Uint8Array(FRAME_HEADER_BYTES + budget.length + frame.image.length);
+  const view = new DataView(out.buffer);
+  out.set(new TextEncoder().encode(FRAME_MAGIC), 0);
+  out[4] = PROTOCOL_VERSION;
+  out[5] = FRAME_FORMATS.indexOf(frame.format);
+  view.setUint32(8, frame.frameId);
+  view.setUint16(12, frame.width ?? 0);
+  view.setUint16(14, frame.height ?? 0);
+  view.setUint16(16, budget.length);
+  out.set(budget, FRAME_HEADER_BYTES);
+  out.set(frame.image, FRAME_HEADER_BYTES + budget.length);
+  return out;
+}
+
+/** One exit result for the client: JSON metadata, then the label map and confidence bytes. */
+export function encodeExitMessage(metadata: Record<string, unknown>, labels: Uint8Array, confidence?: Uint8Array): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(metadata));
+  const out = new Uint8Array(EXIT_HEADER_BYTES + json.length + labels.length + (confidence?.length ?? 0));
+  out.set(new TextEncoder().encode(EXIT_MAGIC), 0);
+  out[4] = PROTOCOL_VERSION;
+  new DataView(out.buffer).setUint32(6, json.length);
+  out.set(json, EXIT_HEADER_BYTES);
+  out.set(labels, EXIT_HEADER_BYTES + json.length);
+  if (confidence) out.set(confidence, EXIT_HEADER_BYTES + json.length + labels.length);
+  return out;
+}
+
+/** Splits an exit message back into metadata and payload (clients and tests). */
+export function decodeExitMessage(data: Uint8Array): { metadata: Record<string, unknown>; payload: Uint8Array } {
+  const magic = String.fromCharCode(...data.subarray(0, 4));
+  if (magic !== EXIT_MAGIC || data[4] !== PROTOCOL_VERSION) throw new Error(`not a version ${PROTOCOL_VERSION} exit message`);
+  const length = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(6);
+  const metadata = JSON.parse(new TextDecoder().decode(data.subarray(EXIT_HEADER_BYTES, EXIT_HEADER_BYTES + length))) as Record<string, unknown>;
+  return { metadata, payload: data.subarray(EXIT_HEADER_BYTES + length) };
+}
