@@ -15,6 +15,8 @@ const Config = z.object({
   metricsAuth: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   maxMessageBytes: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   maxFramePixels: z.coerce.number().int().min(1).default(40_000_000),
+  maxStreams: z.coerce.number().int().min(1).default(16),
+  slowReaderBytes: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -31,6 +33,8 @@ export const ENV_NAMES: Readonly<Record<keyof ServerConfig, string>> = Object.fr
   metricsAuth: 'ADPC_METRICS_AUTH',
   maxMessageBytes: 'ADPC_MAX_MESSAGE_BYTES',
   maxFramePixels: 'ADPC_MAX_FRAME_PIXELS',
+  maxStreams: 'ADPC_MAX_STREAMS',
+  slowReaderBytes: 'ADPC_SLOW_READER_BYTES',
   logLevel: 'LOG_LEVEL',
 });
 

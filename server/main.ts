@@ -1,11 +1,11 @@
 // npm start: load the bundle, listen, and drain on SIGTERM/SIGINT.
 
-import { createServer } from 'node:http';
 import { pino } from 'pino';
 import { AnytimeEngine } from '../src/engine/anytime-engine.js';
-import { buildApp, type AppState } from './app.js';
+import type { AppState } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { ServerMetrics } from './metrics.js';
+import { createAdpcServer } from './server.js';
 
 const DRAIN_MS = 10_000;
 
@@ -20,7 +20,7 @@ try {
 const log = pino({ level: config.logLevel });
 const metrics = new ServerMetrics();
 const state: AppState = { engine: null, draining: false };
-const server = createServer(buildApp({ config, metrics, state }));
+const { server, streams } = createAdpcServer({ config, metrics, state });
 
 server.listen(config.port, config.host, () => {
   const address = server.address();
@@ -49,6 +49,8 @@ async function shutdown(signal: string): Promise<void> {
   closing = true;
   state.draining = true;
   log.info({ signal }, 'draining: readyz now 503, no new work');
+  // streams first: running frames finish, then every socket closes with 1001
+  await streams.drain(DRAIN_MS);
   const timer = setTimeout(() => {
     log.warn('drain timed out; closing connections');
     server.closeAllConnections();

@@ -21,6 +21,7 @@ export class ServerMetrics {
   private readonly decodeSeconds: Histogram;
   private readonly encodeSeconds: Histogram;
   readonly inFlight: Gauge;
+  readonly streams: Gauge;
   private readonly modelInfo: Gauge<'model' | 'version' | 'provider' | 'arch'>;
 
   constructor() {
@@ -36,6 +37,7 @@ export class ServerMetrics {
     this.decodeSeconds = new Histogram({ name: 'adpc_decode_seconds', help: 'Image decode, resize and normalisation', buckets: LATENCY_BUCKETS, registers });
     this.encodeSeconds = new Histogram({ name: 'adpc_encode_seconds', help: 'Label map encoding per exit', buckets: LATENCY_BUCKETS, registers });
     this.inFlight = new Gauge({ name: 'adpc_frames_in_flight', help: 'Frames being processed', registers });
+    this.streams = new Gauge({ name: 'adpc_active_streams', help: 'Open WebSocket streams', registers });
     this.modelInfo = new Gauge({ name: 'adpc_model_info', help: 'The loaded model (value 1)', labelNames: ['model', 'version', 'provider', 'arch'], registers });
   }
 
