@@ -9,7 +9,7 @@ import { AdpcError, isAdpcError } from '../src/errors.js';
 import { prepareFrame, type FrameInput } from '../src/image/preprocess.js';
 import { encodeLabelPng, resizeLabels, type LabelEncoding } from '../src/output/label-map.js';
 import type { ServerConfig } from './config.js';
-import { DeviceQueue } from './device-queue.js';
+import { StageScheduler } from './stage-scheduler.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface AppState {
@@ -21,7 +21,7 @@ export interface AppDeps {
   config: ServerConfig;
   metrics: ServerMetrics;
   state: AppState;
-  queue?: DeviceQueue;
+  scheduler?: StageScheduler;
 }
 
 /** Constant-time check of `Authorization: Bearer <token>`. */
@@ -62,7 +62,7 @@ function frameFromRequest(req: Request): FrameInput {
   return { kind: 'encoded', bytes };
 }
 
-export function buildApp({ config, metrics, state, queue = new DeviceQueue() }: AppDeps): express.Express {
+export function buildApp({ config, metrics, state, scheduler = new StageScheduler() }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -124,14 +124,12 @@ export function buildApp({ config, metrics, state, queue = new DeviceQueue() }: 
         }
         metrics.decode((performance.now() - decodeStarted) / 1000);
         const dense = engine.manifest.stages.map((s) => s.dense_gflops);
-        const results = await queue.run(async () => {
-          const out: ExitResult[] = [];
-          for await (const r of engine.run(frame.data, { budget, arrivedAt })) {
-            metrics.exit(r, dense[r.exit - 1]!, (performance.now() - arrivedAt) / 1000);
-            out.push(r);
-          }
-          return out;
-        });
+        const deadline = arrivedAt + (budget.deadline_ms ?? Infinity);
+        const results: ExitResult[] = [];
+        for await (const r of engine.run(frame.data, { budget, arrivedAt, acquire: () => scheduler.acquire(deadline) })) {
+          metrics.exit(r, dense[r.exit - 1]!, (performance.now() - arrivedAt) / 1000);
+          results.push(r);
+        }
         const last = results.at(-1)!;
         if (last.stop) metrics.stop(last.stop);
         const encodeStarted = performance.now();

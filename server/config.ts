@@ -17,6 +17,9 @@ const Config = z.object({
   maxFramePixels: z.coerce.number().int().min(1).default(40_000_000),
   maxStreams: z.coerce.number().int().min(1).default(16),
   slowReaderBytes: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
+  supersede: z.enum(['stage', 'frame']).default('stage'),
+  maxFps: z.coerce.number().min(0).default(0),
+  deviceConcurrency: z.coerce.number().int().min(1).max(64).default(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -35,6 +38,9 @@ export const ENV_NAMES: Readonly<Record<keyof ServerConfig, string>> = Object.fr
   maxFramePixels: 'ADPC_MAX_FRAME_PIXELS',
   maxStreams: 'ADPC_MAX_STREAMS',
   slowReaderBytes: 'ADPC_SLOW_READER_BYTES',
+  supersede: 'ADPC_SUPERSEDE',
+  maxFps: 'ADPC_MAX_FPS',
+  deviceConcurrency: 'ADPC_DEVICE_CONCURRENCY',
   logLevel: 'LOG_LEVEL',
 });
 

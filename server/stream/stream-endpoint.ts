@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authorised, type AppState } from '../app.js';
 import type { ServerConfig } from '../config.js';
-import type { DeviceQueue } from '../device-queue.js';
+import type { StageScheduler } from '../stage-scheduler.js';
 import type { ServerMetrics } from '../metrics.js';
 import { StreamSession } from './stream-session.js';
 
@@ -21,7 +21,7 @@ export class StreamEndpoint {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Map<WebSocket, StreamSession>();
 
-  constructor(server: Server, private readonly deps: { config: ServerConfig; metrics: ServerMetrics; state: AppState; queue: DeviceQueue }) {
+  constructor(server: Server, private readonly deps: { config: ServerConfig; metrics: ServerMetrics; state: AppState; scheduler: StageScheduler }) {
     const { config } = deps;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
@@ -32,7 +32,7 @@ export class StreamEndpoint {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const { config, state, metrics, queue } = this.deps;
+    const { config, state, metrics, scheduler } = this.deps;
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== STREAM_PATH) return refuse(socket, 404, 'NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`);
@@ -44,10 +44,12 @@ export class StreamEndpoint {
     if (this.sessions.size >= config.maxStreams) return refuse(socket, 503, 'OVERLOADED', `already serving ${config.maxStreams} streams`);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       metrics.streams.inc();
-      this.sessions.set(ws, new StreamSession(ws, engine, queue, metrics, {
+      this.sessions.set(ws, new StreamSession(ws, engine, scheduler, metrics, {
         maxMessageBytes: config.maxMessageBytes,
         maxFramePixels: config.maxFramePixels,
         slowReaderBytes: config.slowReaderBytes,
+        supersede: config.supersede,
+        maxFps: config.maxFps,
       }));
       ws.on('close', () => {
         this.sessions.delete(ws);

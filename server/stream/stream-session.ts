@@ -9,7 +9,7 @@ import { BudgetSchema, mergeBudgets, type Budget, type StopReason } from '../../
 import { isAdpcError } from '../../src/errors.js';
 import { prepareFrame } from '../../src/image/preprocess.js';
 import { encodeLabelPng, resizeLabels } from '../../src/output/label-map.js';
-import type { DeviceQueue } from '../device-queue.js';
+import type { StageScheduler } from '../stage-scheduler.js';
 import type { ServerMetrics } from '../metrics.js';
 import { PROTOCOL_VERSION, encodeExitMessage, parseFrameMessage, type FrameMessage } from './frame-message.js';
 
@@ -26,6 +26,10 @@ export interface StreamLimits {
   maxFramePixels: number;
   /** Above this many bytes waiting in the socket, only final exits are sent. */
   slowReaderBytes: number;
+  /** 'stage': a new frame stops the running one after its current stage; 'frame': after it ends. */
+  supersede: 'stage' | 'frame';
+  /** Frames per second a stream may send (0 = no limit); faster frames are refused. */
+  maxFps: number;
 }
 
 interface Running {
@@ -43,14 +47,17 @@ export class StreamSession {
   private running: Running | null = null;
   private closed = false;
   private idle: (() => void) | null = null;
+  private tokens: number;
+  private lastRefill = performance.now();
 
   constructor(
     private readonly ws: WebSocket,
     private readonly engine: AnytimeEngine,
-    private readonly queue: DeviceQueue,
+    private readonly scheduler: StageScheduler,
     private readonly metrics: ServerMetrics,
     private readonly limits: StreamLimits,
   ) {
+    this.tokens = limits.maxFps;
     this.sendJson({ type: 'hello', protocol: PROTOCOL_VERSION, model: engine.info() });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', () => this.close());
@@ -85,16 +92,30 @@ export class StreamSession {
       this.metrics.frame('rejected');
       return this.error(parsed.error.code, parsed.error.message, parsed.error.frameId);
     }
+    if (!this.rateAllows(performance.now())) {
+      this.metrics.frame('rejected');
+      return this.error('RATE_LIMITED', `more than ${this.limits.maxFps} frames per second`, parsed.frame.frameId);
+    }
     if (this.pending) {
       this.metrics.frame('dropped');
       this.sendJson({ type: 'dropped', frame_id: this.pending.frameId, reason: 'superseded' });
     }
     this.pending = { ...parsed.frame, arrivedAt: performance.now() };
-    if (this.running) {
+    if (this.running && this.limits.supersede === 'stage') {
       this.running.superseded = true;
       this.running.controller.abort();
     }
     void this.pump();
+  }
+
+  /** A token bucket of one second's worth of frames. */
+  private rateAllows(now: number): boolean {
+    if (this.limits.maxFps <= 0) return true;
+    this.tokens = Math.min(this.limits.maxFps, this.tokens + ((now - this.lastRefill) / 1000) * this.limits.maxFps);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 
   private onOptions(text: string): void {
@@ -154,12 +175,18 @@ export class StreamSession {
     this.metrics.decode(decodeMs / 1000);
     const budget = mergeBudgets(this.budget, frame.budget);
     const dense = engine.manifest.stages.map((s) => s.dense_gflops);
-    const queuedAt = performance.now();
     let lastExit = 0;
     let lastStop: string | null = null;
-    const ended = await this.queue.run(async () => {
-      const queueMs = performance.now() - queuedAt;
-      const gen = engine.run(prepared.data, { budget, signal: running.controller.signal, arrivedAt: frame.arrivedAt, withConfidence: this.confidence });
+    const deadline = frame.arrivedAt + (budget.deadline_ms ?? Infinity);
+    let queueMs = 0;
+    const acquire = async () => {
+      const asked = performance.now();
+      const release = await this.scheduler.acquire(deadline);
+      queueMs += performance.now() - asked;
+      return release;
+    };
+    const ended = await (async () => {
+      const gen = engine.run(prepared.data, { budget, signal: running.controller.signal, arrivedAt: frame.arrivedAt, withConfidence: this.confidence, acquire });
       for (;;) {
         const step = await gen.next();
         if (step.done) return step.value;
@@ -172,7 +199,7 @@ export class StreamSession {
         if (stop === null && this.ws.bufferedAmount > this.limits.slowReaderBytes) continue;
         await this.sendExit(frame, prepared.frameWidth, prepared.frameHeight, result, stop, { queue: queueMs, decode: decodeMs });
       }
-    });
+    })();
     if (this.closed) return;
     const finalStop = lastStop ?? ended;
     if (finalStop === 'cancelled' && running.superseded) {

@@ -58,6 +58,8 @@ export interface RunOptions {
   /** performance.now() at the frame's arrival: deadlines count from here. */
   arrivedAt?: number;
   withConfidence?: boolean;
+  /** Waits for the device before each stage; the returned function frees it. */
+  acquire?: (stage: number) => Promise<() => void>;
 }
 
 export interface EngineInfo {
@@ -220,8 +222,14 @@ export class AnytimeEngine {
       const sessions = this.stages[k - 1]!;
       const form = forceForm && sessions.sparse ? 'sparse' : k === 1 ? 'masked' : this.formFor(k, threshold, expectedShare);
       const session = sessions[form]!.session;
+      const release = await options.acquire?.(k);
       const started = performance.now();
-      const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]!])));
+      let out;
+      try {
+        out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]!])));
+      } finally {
+        release?.();
+      }
       const computeMs = performance.now() - started;
 
       const shares = k === 1 ? null : sharesFromCounts(stage, out.computed!.data as BigInt64Array);

@@ -171,6 +171,35 @@ describe('stream limits and auth', () => {
     adpc.server.close();
   });
 
+  it('with supersede=frame, a running frame finishes; frames above the rate limit are refused', async () => {
+    const { url, adpc } = await start({ ADPC_SUPERSEDE: 'frame', ADPC_MAX_FPS: '2' });
+    const c = await connect(url);
+    c.ws.send(frame(1));
+    await c.next((m) => m.frame_id === 1 && m.type === 'exit');
+    c.ws.send(frame(2));
+    c.ws.send(frame(3));
+    const limited = await c.next((m) => m.type === 'error' && m.frame_id === 3);
+    expect(limited.code).toBe('RATE_LIMITED');
+    expect((await c.next(isEnd(1))).stop).toBe('final_exit');
+    expect((await c.next(isEnd(2))).stop).toBe('final_exit');
+    c.ws.close();
+    adpc.server.close();
+  });
+
+  it('serves several streams at once on one device', async () => {
+    const { url, adpc } = await start();
+    const clients = await Promise.all([connect(url), connect(url), connect(url)]);
+    await Promise.all(clients.map(async (c, i) => {
+      for (let id = 1; id <= 3; id++) {
+        c.ws.send(frame(100 * i + id));
+        expect((await c.next(isEnd(100 * i + id))).stop).toBe('final_exit');
+      }
+      expect(c.messages.every((m) => m.frame_id == null || Math.floor(m.frame_id / 100) === i)).toBe(true);
+      c.ws.close();
+    }));
+    adpc.server.close();
+  });
+
   it('refuses streams without the token and beyond the stream limit', async () => {
     const { url, adpc } = await start({ ADPC_TOKEN: TOKEN, ADPC_MAX_STREAMS: '1' });
     const refused = new WebSocket(url);

@@ -1,0 +1,52 @@
+// Stage runs from every request and stream share the device: at most `concurrency` run at
+// once, and a waiting stage with an earlier deadline goes first (no deadline: arrival order).
+
+export type Release = () => void;
+
+interface Waiter {
+  readonly deadline: number;
+  readonly order: number;
+  readonly grant: (release: Release) => void;
+}
+
+export class StageScheduler {
+  private running = 0;
+  private order = 0;
+  private readonly waiting: Waiter[] = [];
+
+  constructor(private readonly concurrency = 1) {
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer');
+  }
+
+  get depth(): number {
+    return this.waiting.length;
+  }
+
+  /** Waits for a device slot; `deadline` is an absolute performance.now() time or Infinity. */
+  acquire(deadline: number): Promise<Release> {
+    return new Promise((grant) => {
+      this.waiting.push({ deadline, order: this.order++, grant });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.running < this.concurrency && this.waiting.length > 0) {
+      let best = 0;
+      for (let i = 1; i < this.waiting.length; i++) {
+        const a = this.waiting[i]!;
+        const b = this.waiting[best]!;
+        if (a.deadline < b.deadline || (a.deadline === b.deadline && a.order < b.order)) best = i;
+      }
+      const [next] = this.waiting.splice(best, 1);
+      this.running++;
+      let released = false;
+      next!.grant(() => {
+        if (released) return;
+        released = true;
+        this.running--;
+        this.dispatch();
+      });
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { StageScheduler } from '../../server/stage-scheduler.js';
+
+describe('StageScheduler', () => {
+  it('runs one stage at a time, earliest deadline first, arrival order among equals', async () => {
+    const scheduler = new StageScheduler(1);
+    const order: string[] = [];
+    const first = await scheduler.acquire(Infinity); // the device is busy
+    const jobs = [
+      scheduler.acquire(Infinity).then((r) => { order.push('no-deadline-a'); r(); }),
+      scheduler.acquire(500).then((r) => { order.push('late'); r(); }),
+      scheduler.acquire(100).then((r) => { order.push('urgent'); r(); }),
+      scheduler.acquire(Infinity).then((r) => { order.push('no-deadline-b'); r(); }),
+    ];
+    expect(scheduler.depth).toBe(4);
+    first();
+    await Promise.all(jobs);
+    expect(order).toEqual(['urgent', 'late', 'no-deadline-a', 'no-deadline-b']);
+  });
+
+  it('allows the configured concurrency and ignores a second release', async () => {
+    const scheduler = new StageScheduler(2);
+    const a = await scheduler.acquire(Infinity);
+    const b = await scheduler.acquire(Infinity);
+    let third = false;
+    const c = scheduler.acquire(Infinity).then((r) => { third = true; return r; });
+    await Promise.resolve();
+    expect(third).toBe(false);
+    a();
+    a();
+    (await c)();
+    expect(third).toBe(true);
+    b();
+    expect(scheduler.depth).toBe(0);
+    expect(() => new StageScheduler(0)).toThrow(RangeError);
+  });
+});
