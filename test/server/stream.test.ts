@@ -126,6 +126,7 @@ describe('WS /v1/stream', () => {
       [good.slice(0, 8), 'BAD_HEADER', null],
       [Uint8Array.from([...good.slice(0, 5), 9, ...good.slice(6)]), 'UNSUPPORTED_FORMAT', 50],
       [frame(51, { max_exit: 9 }), 'INVALID_BUDGET', 51],
+      [encodeFrameMessage({ frameId: 54, format: 'rgb', width: 8000, height: 6000, image: new Uint8Array(12) }), 'TOO_LARGE', 54],
       [encodeFrameMessage({ frameId: 52, format: 'encoded', image: new TextEncoder().encode('not an image at all') }), 'IMAGE_UNSUPPORTED', 52],
       [encodeFrameMessage({ frameId: 53, format: 'encoded', image: jpeg.slice(0, 400) }), 'IMAGE_CORRUPT', 53],
       ['{"type":"config","budget":{"threshold":5}}', 'INVALID_BUDGET', null],
@@ -147,7 +148,7 @@ describe('WS /v1/stream', () => {
     const text = await metrics.registry.metrics();
     const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line))?.split(' ').at(-1));
     expect(value('adpc_frames_total{outcome="completed"}')).toBeGreaterThanOrEqual(26);
-    expect(value('adpc_frames_total{outcome="rejected"}')).toBe(5);
+    expect(value('adpc_frames_total{outcome="rejected"}')).toBe(6);
     expect(value('adpc_budget_stops_total{reason="deadline"}')).toBe(1);
     expect(value('adpc_budget_stops_total{reason="gflops"}')).toBe(1);
   });
