@@ -1,34 +1,26 @@
 // The HTTP server on an ephemeral port, with real clients (fetch), over the shipped bundle.
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type AppState } from '../../server/app.js';
+import type { AppState } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
-import { ServerMetrics } from '../../server/metrics.js';
+import type { ServerMetrics } from '../../server/metrics.js';
 import { DEFAULT_BUNDLE } from '../../src/bundle/default-bundle.js';
 import { AnytimeEngine } from '../../src/engine/anytime-engine.js';
-import { generateScene } from '../../src/synth/generate.js';
+import { encodedScene, startTestServer } from '../helpers/server.js';
 
 const TOKEN = 'test-token-0123456789';
 let engine: AnytimeEngine;
 let png: Uint8Array<ArrayBuffer>;
 
 async function start(env: Record<string, string>, withEngine = true): Promise<{ url: string; server: Server; state: AppState; metrics: ServerMetrics }> {
-  const config = loadConfig({ PORT: '0', ADPC_MAX_MESSAGE_BYTES: '2000000', ...env });
-  const metrics = new ServerMetrics();
-  const state: AppState = { engine: withEngine ? engine : null, draining: false };
-  const server = createServer(buildApp({ config, metrics, state }));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, state, metrics };
+  const t = await startTestServer(withEngine ? engine : null, { ADPC_MAX_MESSAGE_BYTES: '2000000', ...env });
+  return { url: t.http, server: t.adpc.server, state: t.state, metrics: t.metrics };
 }
 
 beforeAll(async () => {
   engine = await AnytimeEngine.load(DEFAULT_BUNDLE, { threads: 1 });
-  const scene = generateScene(2_000_007, { height: 128, width: 256 });
-  png = new Uint8Array(await sharp(scene.image, { raw: { width: 256, height: 128, channels: 3 } }).png().toBuffer());
+  png = await encodedScene(2_000_007, 256, 128, 'png');
 }, 60_000);
 afterAll(async () => engine?.close());
 

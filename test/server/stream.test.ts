@@ -1,18 +1,14 @@
 // WS /v1/stream on an ephemeral port with a real WebSocket client, over the shipped bundle.
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { AppState } from '../../server/app.js';
-import { loadConfig } from '../../server/config.js';
-import { ServerMetrics } from '../../server/metrics.js';
-import { createAdpcServer, type AdpcServer } from '../../server/server.js';
+import type { ServerMetrics } from '../../server/metrics.js';
+import type { AdpcServer } from '../../server/server.js';
 import { decodeExitMessage, encodeFrameMessage, FRAME_HEADER_BYTES } from '../../server/stream/frame-message.js';
 import { DEFAULT_BUNDLE } from '../../src/bundle/default-bundle.js';
 import type { Budget } from '../../src/engine/budget.js';
 import { AnytimeEngine } from '../../src/engine/anytime-engine.js';
-import { generateScene } from '../../src/synth/generate.js';
+import { encodedScene, startTestServer } from '../helpers/server.js';
 
 type Message = { type: string; frame_id?: number | null; exit?: number; stop?: string | null; code?: string; reason?: string; labels?: { bytes: number }; width?: number };
 
@@ -21,13 +17,8 @@ let jpeg: Uint8Array;
 const TOKEN = 'stream-token-0123456789';
 
 async function start(env: Record<string, string> = {}): Promise<{ url: string; adpc: AdpcServer; metrics: ServerMetrics }> {
-  const config = loadConfig({ PORT: '0', ...env });
-  const metrics = new ServerMetrics();
-  const state: AppState = { engine, draining: false };
-  const adpc = createAdpcServer({ config, metrics, state });
-  adpc.server.listen(0, '127.0.0.1');
-  await once(adpc.server, 'listening');
-  return { url: `ws://127.0.0.1:${(adpc.server.address() as AddressInfo).port}/v1/stream`, adpc, metrics };
+  const t = await startTestServer(engine, env);
+  return { url: t.ws, adpc: t.adpc, metrics: t.metrics };
 }
 
 /** A connected client that records every message, decoded. */
@@ -55,8 +46,7 @@ const isEnd = (id: number) => (m: Message) => m.frame_id === id && ((m.type === 
 
 beforeAll(async () => {
   engine = await AnytimeEngine.load(DEFAULT_BUNDLE, { threads: 1 });
-  const scene = generateScene(2_000_021, { height: 256, width: 512 });
-  jpeg = new Uint8Array(await sharp(scene.image, { raw: { width: 512, height: 256, channels: 3 } }).jpeg().toBuffer());
+  jpeg = await encodedScene(2_000_021, 512, 256, 'jpeg');
 }, 60_000);
 afterAll(async () => engine?.close());
 
