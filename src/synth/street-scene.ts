@@ -176,7 +176,7 @@ export function makeLayout(seed: number): Layout {
   // Street furniture on the sidewalks.
   for (const s of [-1, 1]) {
     let z = rng.range(3, 12);
-    while (z < 110) {
+    while (z < 80) {
       const x = s * (street.roadHalf + rng.range(0.3, 0.9));
       const r = rng.float();
       if (r < 0.35) things.push(pole(rng.fork(), x, z, 'light'));
@@ -192,7 +192,7 @@ export function makeLayout(seed: number): Layout {
   const people = rng.int(0, 9);
   for (let i = 0; i < people; i++) {
     const s = rng.chance(0.5) ? -1 : 1;
-    things.push(person(rng.fork(), s * (street.roadHalf + rng.range(0.4, street.sidewalk)), rng.range(3, 60), CLASS.person));
+    things.push(person(rng.fork(), s * (street.roadHalf + rng.range(0.4, street.sidewalk)), rng.range(3, 45), CLASS.person));
   }
   // Crossing pedestrians.
   if (rng.chance(0.3)) {
@@ -210,7 +210,7 @@ export function makeLayout(seed: number): Layout {
     const r = rng.float();
     const kind = r < 0.42 ? CLASS.car : r < 0.56 ? CLASS.truck : r < 0.68 ? CLASS.bus : r < 0.84 ? CLASS.motorcycle : CLASS.bicycle;
     // two-wheelers ride nearer on average: far away they shrink below a pixel
-    const z = kind === CLASS.motorcycle || kind === CLASS.bicycle ? rng.range(4, 40) : rng.range(5, 90);
+    const z = kind === CLASS.motorcycle || kind === CLASS.bicycle ? rng.range(4, 30) : rng.range(5, 70);
     things.push(vehicle(rng.fork(), kind, x, z));
   }
   const parked = rng.int(0, 6);
@@ -224,7 +224,7 @@ export function makeLayout(seed: number): Layout {
   for (let i = 0; i < bikes; i++) {
     const s = rng.chance(0.5) ? -1 : 1;
     things.push(twoWheeler(rng.fork(), rng.chance(0.6) ? CLASS.bicycle : CLASS.motorcycle,
-      s * (street.roadHalf + rng.range(0.3, street.sidewalk)), rng.range(4, 40), false));
+      s * (street.roadHalf + rng.range(0.3, street.sidewalk)), rng.range(4, 30), false));
   }
   if (street.hasTram || rng.chance(0.08)) {
     things.push(train(rng.fork(), rng.range(-1.5, 1.5), rng.range(12, 70)));
@@ -233,7 +233,7 @@ export function makeLayout(seed: number): Layout {
   if (rng.chance(0.35)) {
     const r = rng.float();
     const kind = r < 0.45 ? CLASS.car : r < 0.65 ? CLASS.truck : r < 0.85 ? CLASS.bus : CLASS.train;
-    things.push(sideVehicle(rng.fork(), kind, rng.range(-12, 12), rng.range(25, 60)));
+    things.push(sideVehicle(rng.fork(), kind, rng.range(-12, 12), rng.range(20, 50)));
   }
 
   things.sort((a, b) => b.z - a.z);
@@ -247,7 +247,8 @@ export function defaultCamera(width: number, height: number, rng: Prng): Camera 
     x: rng.range(-1.2, 1.2),
     z: 0,
     height: rng.range(1.2, 1.8),
-    focal: width * rng.range(0.55, 0.9),
+    // Cityscapes' camera has a focal length of about 1.1 x the image width
+    focal: width * rng.range(0.8, 1.2),
     horizon: height * rng.range(0.36, 0.5),
     cx: width * rng.range(0.4, 0.6),
   };
@@ -396,12 +397,12 @@ function fence(rng: Prng, x: number, z0: number, z1: number): Thing {
       for (const h of [0.15, height * 0.55, height]) {
         const a = project(cam, x, h, z0);
         const b = project(cam, x, h, z1);
-        c.line(a[0], a[1], b[0], b[1], Math.max(1, cam.focal * 0.06 / depthOf(cam, z0)), CLASS.fence, shade);
+        c.line(a[0], a[1], b[0], b[1], Math.max(1, cam.focal * 0.08 / depthOf(cam, z0)), CLASS.fence, shade);
       }
       for (let z = z0; z < z1; z += gap) {
         const a = project(cam, x, 0, z);
         const b = project(cam, x, height, z);
-        c.line(a[0], a[1], b[0], b[1], Math.max(1, (cam.focal * 0.04) / depthOf(cam, z)), CLASS.fence, shade);
+        c.line(a[0], a[1], b[0], b[1], Math.max(1, (cam.focal * 0.07) / depthOf(cam, z)), CLASS.fence, shade);
       }
     },
   };
@@ -470,7 +471,7 @@ function skyline(rng: Prng): Thing {
 
 function pole(rng: Prng, x: number, z: number, kind: 'light' | 'sign' | 'bare'): Thing {
   const height = kind === 'light' ? rng.range(3, 4.5) : kind === 'sign' ? rng.range(2.2, 3.2) : rng.range(4, 9);
-  const width = rng.range(0.08, 0.2);
+  const width = rng.range(0.12, 0.26);
   const metal: Rgb = rng.pick<Rgb>([[110, 110, 115], [70, 75, 70], [150, 150, 150], [50, 50, 55]]);
   const signShape = rng.int(0, 2);
   const signColor: Rgb = rng.pick<Rgb>([[200, 30, 30], [30, 70, 170], [230, 230, 230], [240, 190, 20]]);
@@ -484,8 +485,8 @@ function pole(rng: Prng, x: number, z: number, kind: 'light' | 'sign' | 'bare'):
       c.line(a[0], a[1], b[0], b[1], (cam.focal * width) / d, CLASS.pole, solid(metal, tex, 14));
       const unit = cam.focal / d;
       if (kind === 'light') {
-        const w = 0.32 * unit;
-        const h = 0.9 * unit;
+        const w = 0.4 * unit;
+        const h = 1.0 * unit;
         c.rect(b[0] - w / 2, b[1] - h, w, h, CLASS.trafficLight, solid([30, 32, 30], tex, 8));
         for (let i = 0; i < 3; i++) {
           const on = i === lamps;
@@ -574,17 +575,17 @@ function twoWheeler(rng: Prng, kind: number, x: number, z: number, ridden: boole
       const wheelB = project(cam, x + half, r, z);
       const tyre = solid([25, 25, 25], tex, 10);
       const rx = sideways ? r * unit : r * unit * 0.25;
-      c.ellipse(wheelA[0], wheelA[1], rx, r * unit, kind, tyre, motor ? 0.45 : 0.82);
-      c.ellipse(wheelB[0], wheelB[1], rx, r * unit, kind, tyre, motor ? 0.45 : 0.82);
+      c.ellipse(wheelA[0], wheelA[1], rx, r * unit, kind, tyre, motor ? 0.45 : 0.72);
+      c.ellipse(wheelB[0], wheelB[1], rx, r * unit, kind, tyre, motor ? 0.45 : 0.72);
       const seat = project(cam, x - half * 0.3, r * 2.1, z);
       const bars = project(cam, x + half * 0.8, r * 2.6, z);
       const shade = solid(frame, tex, 12);
       if (motor) {
         c.polygon([[wheelA[0], wheelA[1]], [seat[0], seat[1]], [bars[0], bars[1]], [wheelB[0], wheelB[1]]], kind, shade);
       } else {
-        c.line(wheelA[0], wheelA[1], seat[0], seat[1], 0.05 * unit, kind, shade);
-        c.line(seat[0], seat[1], wheelB[0], wheelB[1], 0.05 * unit, kind, shade);
-        c.line(seat[0], seat[1], bars[0], bars[1], 0.05 * unit, kind, shade);
+        c.line(wheelA[0], wheelA[1], seat[0], seat[1], 0.08 * unit, kind, shade);
+        c.line(seat[0], seat[1], wheelB[0], wheelB[1], 0.08 * unit, kind, shade);
+        c.line(seat[0], seat[1], bars[0], bars[1], 0.08 * unit, kind, shade);
       }
       if (ridden) drawPerson(cam, c, tex, x - half * 0.2, r * 2.1, z, riderHeight, top, legs, skin, 0, CLASS.rider, true);
     },
