@@ -4,7 +4,8 @@
 // Times every stage of a bundle in each of its forms (dense-masked, sparse, plain) at computed
 // shares 100/75/50/25/10%, then the whole four-exit run on the synthetic test split with CA on
 // (the bundle's threshold) and CA off, and prints counted GFLOPs saved, wall-clock saved and
-// the share of the counted saving that became real. --write-crossover records, per stage with
+// the share of the counted saving that became real, and how the CA masks of that run are laid
+// out (computed share, rows, bounding box, active 8x8 and 16x16 tiles). --write-crossover records, per stage with
 // a sparse form, the computed share below which that form was faster.
 
 import { readFile, writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { readManifest, type BundleManifest } from '../src/bundle/manifest.js';
+import { maskGeometry, meanGeometry, type MaskGeometry } from '../src/eval/mask-geometry.js';
 import { DEFAULT_BUNDLE } from '../src/bundle/default-bundle.js';
 import { AnytimeEngine } from '../src/engine/anytime-engine.js';
 import { prepareFrame } from '../src/image/preprocess.js';
@@ -117,7 +119,17 @@ async function main(): Promise<void> {
     forms.sparse.push(await open(stage.sparse_file));
     forms.plain.push(await open(stage.plain_file));
   }
-  const inputs = await stageInputs(manifest, forms.masked as LoadedSession[], images.slice(0, Math.min(images.length, 10)));
+  const allInputs = await stageInputs(manifest, forms.masked as LoadedSession[], images);
+  const masks: Array<{ stage: number } & MaskGeometry> = [];
+  for (let k = 2; k <= 4; k++) {
+    const geometry = allInputs.map((perStage) => {
+      const confidence = perStage[k - 1]!.confidence_in!;
+      const [, h, w] = confidence.dims as number[];
+      return maskGeometry(confidence.data as Float32Array, h!, w!, manifest.threshold);
+    });
+    masks.push({ stage: k, ...meanGeometry(geometry) });
+  }
+  const inputs = allInputs.slice(0, 10);
   const timings: StageTiming[] = [];
   const progress = new Progress('bench stages', 3 * SHARES.length);
   for (let k = 2; k <= 4; k++) {
@@ -192,6 +204,7 @@ async function main(): Promise<void> {
     wallclock_saving: round(wallclock, 3),
     realized_ratio: counted > 0 ? round(wallclock / counted, 3) : null,
     crossovers,
+    masks,
     stages: timings,
   };
   if (opts.json) {
@@ -203,6 +216,10 @@ async function main(): Promise<void> {
   console.log('| stage | share | dense-masked ms | sparse ms | plain ms |');
   console.log('|---|---|---|---|---|');
   for (const t of timings) console.log(`| ${t.stage} | ${t.share} | ${t.dense_ms} | ${t.sparse_ms ?? '-'} | ${t.plain_ms ?? '-'} |`);
+  console.log(`masks at threshold ${report.threshold} (1/4 resolution, mean over ${report.images} images)`);
+  console.log('| stage | computed | rows with any | bounding box | active 8x8 tiles | active 16x16 tiles |');
+  console.log('|---|---|---|---|---|---|');
+  for (const m of masks) console.log(`| ${m.stage} | ${m.computed} | ${m.rows} | ${m.bbox} | ${m.tiles8} | ${m.tiles16} |`);
 }
 
 function round(v: number, digits = 2): number {
