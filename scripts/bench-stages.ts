@@ -127,7 +127,15 @@ async function main(): Promise<void> {
       const [, h, w] = confidence.dims as number[];
       return maskGeometry(confidence.data as Float32Array, h!, w!, manifest.threshold);
     });
-    masks.push({ stage: k, ...meanGeometry(geometry) });
+    const mean = meanGeometry(geometry);
+    masks.push({
+      stage: k,
+      computed: round(mean.computed, 3),
+      rows: round(mean.rows, 3),
+      bbox: round(mean.bbox, 3),
+      tiles8: round(mean.tiles8, 3),
+      tiles16: round(mean.tiles16, 3),
+    });
   }
   const inputs = allInputs.slice(0, 10);
   const timings: StageTiming[] = [];

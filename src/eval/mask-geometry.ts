@@ -57,12 +57,9 @@ export function maskGeometry(confidence: Float32Array, height: number, width: nu
   };
 }
 
-/** Mean of each field over several masks, rounded to `digits` decimals. */
-export function meanGeometry(all: readonly MaskGeometry[], digits = 3): MaskGeometry {
-  const mean = (pick: (g: MaskGeometry) => number) => {
-    const f = 10 ** digits;
-    return all.length ? Math.round((all.reduce((s, g) => s + pick(g), 0) / all.length) * f) / f : 0;
-  };
+/** Mean of each field over several masks. */
+export function meanGeometry(all: readonly MaskGeometry[]): MaskGeometry {
+  const mean = (pick: (g: MaskGeometry) => number) => (all.length ? all.reduce((s, g) => s + pick(g), 0) / all.length : 0);
   return {
     computed: mean((g) => g.computed),
     rows: mean((g) => g.rows),
