@@ -48,3 +48,10 @@ def test_official_checkpoint_must_match_strictly(tmp_path):
     torch.save(state, tmp_path / "extra.pth")
     with pytest.raises(ValueError, match="unexpected keys"):
         export.load_official(str(tmp_path / "extra.pth"), "tiny")
+
+def test_export_warns_when_the_reference_never_skips(tmp_path, capsys):
+    official_checkpoint(tmp_path / "official.pth")
+    export.main(["--official", str(tmp_path / "official.pth"), "--arch", "tiny", "--height", "64",
+                 "--width", "96", "--threshold", "1.0", "--out", str(tmp_path / "bundle")])
+    err = capsys.readouterr().err
+    assert "stage 2 computes 384 of 384 positions" in err and "--sample" in err
