@@ -2,7 +2,7 @@
 # Reproduces the shipped default model: synthetic data; CA-off training in two phases (the
 # second continues the first at a lower learning rate and closer scale range); CA fine-tuning;
 # a third, longer CA-off phase from there and a second, gentler CA fine-tuning (the model was
-# grown over two sessions: each session's time bounded a phase); evaluation on the fixed test
+# grown over several sessions: each session's time bounded a phase); evaluation on the fixed test
 # split; the checkpoint copied to models/checkpoints/default and the bundle models/default
 # exported from it with its sparse crossover measured.
 # About 4 hours on a 2-core CPU. Re-running skips finished phases and resumes a stopped one.
@@ -23,17 +23,17 @@ SHIPPED=${SHIPPED:-0.97}
 FINAL=runs/default-extend-ca
 
 # shellcheck disable=SC2086
-npm run -s evaluate -- --checkpoint $FINAL/final.pt --data "$DATA" --split test \
-  --threshold $THRESHOLDS --threads 2 --json $FINAL/eval.json
+npm run -s evaluate -- --checkpoint "$FINAL/final.pt" --data "$DATA" --split test \
+  --threshold $THRESHOLDS --threads 2 --json "$FINAL/eval.json"
 
 mkdir -p models/checkpoints/default
-cp $FINAL/final.pt models/checkpoints/default/model.pt
-cp $FINAL/config.json models/checkpoints/default/config.json
+cp "$FINAL/final.pt" models/checkpoints/default/model.pt
+cp "$FINAL/config.json" models/checkpoints/default/config.json
 cp runs/default-pretrain/config.json models/checkpoints/default/config-pretrain.json
 cp runs/default-continue/config.json models/checkpoints/default/config-continue.json
 cp runs/default-ca/config.json models/checkpoints/default/config-ca.json
 cp runs/default-extend/config.json models/checkpoints/default/config-extend.json
-cp $FINAL/eval.json models/checkpoints/default/eval.json
+cp "$FINAL/eval.json" models/checkpoints/default/eval.json
 # the reference input is a test scene: on random noise a trained model is unconfident
 # everywhere, and the exactness tests would never see a stage that skips
 npm run -s export -- --checkpoint models/checkpoints/default/model.pt --out models/default \
