@@ -2,7 +2,10 @@
 
 Loss: sum over exits of class-balanced cross-entropies on the merged logits (upsampled to
 the label size), optionally plus distillation of the final exit into the earlier ones.
-CA is on from `ca_from` (0 = from the start) at `ca_threshold`; SGD with a poly schedule.
+CA is on from `ca_from` (0 = from the start) at `ca_threshold`, in a `ca_share` of the steps
+(the rest run CA off, so the model stays good with CA off too); SGD with a poly schedule.
+With `time_budget_s` the step count is fitted to the budget after a few timed steps, so a run
+on a borrowed GPU ends in time with its schedule completed. `amp` trains in bfloat16 autocast.
 
     python -m models.adpc.train --data data/synth --out runs/w18s1 --arch w18s1 --iters 3000
     python -m models.adpc.train --config runs/w18s1/config.json --resume
@@ -48,6 +51,9 @@ class TrainConfig:
     distill: float = 0.0        # weight of KL(final exit -> earlier exits) on pixels it gets right
     ca_threshold: float = 1.0   # 1.0 = CA off
     ca_from: int = 0            # iteration at which CA switches on
+    ca_share: float = 1.0       # share of the steps from ca_from that run CA on
+    time_budget_s: float = 0.0  # > 0: fit iters to this many seconds of the whole run
+    amp: bool = False           # bfloat16 autocast (GPU; CPU too where torch supports it)
     init: Optional[str] = None  # checkpoint whose weights start this run
     seed: int = 0
     threads: int = 0            # 0 = torch default
@@ -60,6 +66,10 @@ class TrainConfig:
             self.exit_weights = [1.0, 1.0, 1.0, 1.0]
         if self.crop is not None and len(self.crop) != 2:
             raise ValueError("crop must be [height, width]")
+        if not 0.0 <= self.ca_share <= 1.0:
+            raise ValueError("ca_share must be in [0, 1]")
+        if self.time_budget_s < 0:
+            raise ValueError("time_budget_s must be >= 0")
 
 
 def class_weights(frequencies: torch.Tensor, balance: float) -> torch.Tensor:
@@ -78,6 +88,16 @@ def poly_lr(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     return cfg.lr * (1 - step / cfg.iters) ** cfg.poly_power
+
+
+# steps timed before the budget fixes the step count; the first few carry cudnn's autotuning
+BUDGET_SKIP, BUDGET_TIMED = 5, 20
+
+
+def fitted_iters(done: int, per_step: float, elapsed: float, budget: float, cap: int) -> int:
+    """Steps that end the run inside `budget` seconds at `per_step`, with 3% kept spare."""
+    remaining = max(0.0, budget - elapsed) * 0.97
+    return max(done, min(cap, done + int(remaining / per_step)))
 
 
 def exit_losses(logits, labels, weights, cfg: TrainConfig):
@@ -101,19 +121,27 @@ def save_checkpoint(path: Path, model, optimizer, step: int, cfg: TrainConfig, e
     tmp.replace(path)
 
 
+def write_config(out: Path, cfg: TrainConfig) -> None:
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    run_started = time.time()
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if cfg.device == "auto" else cfg.device))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop sizes: autotuned kernels pay off
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    write_config(out, cfg)
 
     data = InMemorySplit(cfg.data, cfg.split)
     weights = class_weights(data.class_frequencies(), cfg.class_balance).to(device)
+    data.to(device)
     print(f"train: {len(data)} images, arch {cfg.arch}, device {device}, "
           f"class weights {[round(w, 2) for w in weights.tolist()]}", flush=True)
 
@@ -139,8 +167,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     order: List[int] = []
     started = time.time()
     window = []
+    timed_from = None
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp)
     model.train()
-    for step in range(start, cfg.iters):
+    step = start
+    while step < cfg.iters:
         lr = poly_lr(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -152,9 +183,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         x, y = data.batch(indices, tuple(cfg.crop) if cfg.crop else None,
                           (cfg.scale_min, cfg.scale_max), cfg.flip, rng)
         x, y = x.to(device), y.to(device)
-        threshold = cfg.ca_threshold if step >= cfg.ca_from and cfg.ca_threshold < 1 else None
-        result = model(x, threshold=threshold)
-        losses = exit_losses(result.logits, y, weights, cfg)
+        ca_on = step >= cfg.ca_from and cfg.ca_threshold < 1
+        if ca_on and cfg.ca_share < 1:
+            ca_on = rng.random() < cfg.ca_share
+        with autocast:
+            result = model(x, threshold=cfg.ca_threshold if ca_on else None)
+            losses = exit_losses(result.logits, y, weights, cfg)
         loss = sum(w * l for w, l in zip(cfg.exit_weights, losses))
         if not math.isfinite(loss.item()):
             raise RuntimeError(f"loss is {loss.item()} at step {step}; lower the learning rate")
@@ -164,6 +198,21 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
         window.append([l.item() for l in losses])
         done = step + 1
+        step = done
+        if cfg.time_budget_s > 0:
+            if done - start == BUDGET_SKIP:
+                timed_from = time.time()
+            elif done - start == BUDGET_SKIP + BUDGET_TIMED:
+                per_step = (time.time() - timed_from) / BUDGET_TIMED
+                cfg.iters = fitted_iters(done, per_step, time.time() - run_started,
+                                         cfg.time_budget_s, cfg.iters)
+                write_config(out, cfg)
+                print(f"time budget {cfg.time_budget_s:.0f}s at {per_step:.3f}s/step: "
+                      f"{cfg.iters} steps", flush=True)
+            elif time.time() - run_started > cfg.time_budget_s and done < cfg.iters:
+                print(f"time budget spent at step {done} of {cfg.iters}; stopping", flush=True)
+                cfg.iters = done
+                write_config(out, cfg)
         if done % cfg.log_every == 0 or done == cfg.iters:
             elapsed = time.time() - started
             per_step = elapsed / (done - start)

@@ -89,3 +89,34 @@ def test_train_resume_and_evaluate(dataset, tmp_path):
     assert [e["gflops"] for e in result["ca_off"]["exits"]] == pytest.approx(
         result["exit_gflops_dense"], abs=1e-3)
     assert "| CA off |" in evaluate.table(result)
+
+
+def test_fitted_iters_fill_the_budget_and_respect_the_cap():
+    # 100 s budget, 10 s gone, 0.5 s a step: 97% of 90 s is 174 more steps
+    assert train.fitted_iters(25, 0.5, 10.0, 100.0, 10_000) == 199
+    assert train.fitted_iters(25, 0.5, 10.0, 100.0, 60) == 60
+    assert train.fitted_iters(25, 0.5, 150.0, 100.0, 10_000) == 25
+
+
+def test_budgeted_mixed_ca_bfloat16_run_records_its_fitted_steps(dataset, tmp_path):
+    out = tmp_path / "budget"
+    train.main(["--data", str(dataset), "--out", str(out), "--arch", "tiny", "--batch", "2",
+                "--crop", "32", "64", "--ca-threshold", "0.5", "--ca-share", "0.5", "--amp", "true",
+                "--iters", "100000", "--time-budget-s", "3", "--log-every", "1000"])
+    # fitted after the timed steps, or cut where the budget ran out on a slow machine
+    config = json.loads((out / "config.json").read_text())
+    assert 0 < config["iters"] < 100000
+    state = torch.load(out / "final.pt")
+    assert state["config"]["iters"] == config["iters"]
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_split_moved_to_a_device_batches_there(dataset):
+    data = InMemorySplit(dataset, "train").to(torch.device("cpu"))
+    x, y = data.batch([0, 1, 2], crop=(16, 16))
+    assert x.device == data.images.device and y.shape == (3, 16, 16)
+
+
+def test_training_rejects_a_bad_ca_share():
+    with pytest.raises(ValueError, match="ca_share"):
+        train.TrainConfig(ca_share=1.5)
