@@ -5,7 +5,9 @@ the label size), optionally plus distillation of the final exit into the earlier
 CA is on from `ca_from` (0 = from the start) at `ca_threshold`, in a `ca_share` of the steps
 (the rest run CA off, so the model stays good with CA off too); SGD with a poly schedule.
 With `time_budget_s` the step count is fitted to the budget after a few timed steps, so a run
-on a borrowed GPU ends in time with its schedule completed. `amp` trains in bfloat16 autocast.
+on a borrowed GPU ends in time with its schedule done; if later steps run slower than the
+timed ones, the run stops when the budget is spent and records the step it reached.
+`amp` trains in bfloat16 autocast.
 
     python -m models.adpc.train --data data/synth --out runs/w18s1 --arch w18s1 --iters 3000
     python -m models.adpc.train --config runs/w18s1/config.json --resume
