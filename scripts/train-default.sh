@@ -24,6 +24,11 @@ SHIPPED=${SHIPPED:-0.995}
 [ -f runs/default-ca/final.pt ] || npm run -s train -- --config models/configs/default-ca.json --data "$DATA" --resume
 [ -f runs/default-extend/final.pt ] || npm run -s train -- --config models/configs/default-extend.json --data "$DATA" --resume
 [ -f runs/default-extend-ca/final.pt ] || npm run -s train -- --config models/configs/default-extend-ca.json --data "$DATA" --resume
+if [ ! -f runs/default-gpu-anneal/final.pt ] && [ "${ALLOW_CPU:-0}" != 1 ] && \
+   ! bash scripts/py.sh -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  echo "train-default: the last two phases need a CUDA GPU (on a CPU they take days); ALLOW_CPU=1 runs them anyway" >&2
+  exit 2
+fi
 [ -f runs/default-gpu/final.pt ] || npm run -s train -- --config models/configs/default-gpu.json --data "$GPU_DATA" --resume
 [ -f runs/default-gpu-anneal/final.pt ] || npm run -s train -- --config models/configs/default-gpu-anneal.json --data "$GPU_DATA" --resume
 FINAL=runs/default-gpu-anneal
@@ -48,5 +53,5 @@ npm run -s export -- --checkpoint models/checkpoints/default/model.pt --out mode
   --evaluation models/checkpoints/default/eval.json --threshold "$SHIPPED" \
   --sample "$DATA/leftImg8bit/test/synth/synth_000000_000000_leftImg8bit.png"
 # the engine picks stage 4's sparse form below the crossover measured here
-npm run -s bench:stages -- --images 10 --repeats 3 --write-crossover
+npm run -s bench:stages -- --images 30 --repeats 5 --write-crossover
 echo "default model written to models/checkpoints/default, its bundle to models/default"

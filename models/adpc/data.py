@@ -115,7 +115,8 @@ class InMemorySplit:
         images, labels = [], []
         started = time.time()
         # PIL decodes with the GIL released, so threads load a large split several times faster
-        with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1))
+        try:
             for sample, (image, label) in zip(samples, pool.map(lambda s: read_pair(s, size), samples)):
                 if images and image.shape != images[0].shape:
                     raise DatasetError(f"{sample.image}: size {image.shape[:2]} differs from "
@@ -123,12 +124,17 @@ class InMemorySplit:
                 images.append(image)
                 labels.append(label)
                 progress(f"loading {split}", len(images), len(samples), started)
+        finally:
+            pool.shutdown(cancel_futures=True)  # a failed load does not wait for the rest
         self.samples = samples
         self.images = torch.from_numpy(np.stack(images))  # [N,H,W,3] uint8
         self.labels = torch.from_numpy(np.stack(labels))  # [N,H,W] uint8
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def nbytes(self) -> int:
+        return self.images.nelement() + self.labels.nelement()  # uint8
 
     def to(self, device: torch.device) -> "InMemorySplit":
         self.images = self.images.to(device)

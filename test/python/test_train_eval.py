@@ -111,6 +111,17 @@ def test_budgeted_mixed_ca_bfloat16_run_records_its_fitted_steps(dataset, tmp_pa
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
 
 
+def test_a_resumed_run_keeps_its_step_count_instead_of_a_fresh_budget(dataset, tmp_path):
+    out = tmp_path / "resumed"
+    args = ["--data", str(dataset), "--out", str(out), "--arch", "tiny", "--batch", "2",
+            "--crop", "32", "64", "--checkpoint-every", "2", "--log-every", "1000"]
+    train.main(args + ["--iters", "2"])
+    # a budget this small would stop a fresh run after its first step
+    train.main(args + ["--iters", "6", "--time-budget-s", "0.001", "--resume"])
+    assert torch.load(out / "last.pt")["step"] == 6
+    assert json.loads((out / "config.json").read_text())["iters"] == 6
+
+
 def test_split_moved_to_a_device_batches_there(dataset):
     data = InMemorySplit(dataset, "train").to(torch.device("cpu"))
     x, y = data.batch([0, 1, 2], crop=(16, 16))
