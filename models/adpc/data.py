@@ -8,6 +8,7 @@ labelTrainIds file exists, so no preprocessing script is needed.
 """
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sys
@@ -82,11 +83,17 @@ def read_pair(sample: Sample, size: Optional[Tuple[int, int]] = None) -> Tuple[n
     return np.asarray(image, dtype=np.uint8), label_np
 
 
+@functools.lru_cache(maxsize=None)
+def _mean_std(device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    # cached: `batch` normalises each sample, and on a GPU each new tensor is a host copy
+    return (torch.tensor(MEAN, device=device).view(1, 3, 1, 1),
+            torch.tensor(STD, device=device).view(1, 3, 1, 1))
+
+
 def normalise(images: torch.Tensor) -> torch.Tensor:
     """uint8 [N,H,W,3] -> normalised float32 [N,3,H,W], on the images' device."""
     x = images.permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
+    mean, std = _mean_std(x.device)
     return (x - mean) / std
 
 
@@ -134,7 +141,7 @@ class InMemorySplit:
         return len(self.samples)
 
     def nbytes(self) -> int:
-        return self.images.nelement() + self.labels.nelement()  # uint8
+        return sum(t.element_size() * t.nelement() for t in (self.images, self.labels))
 
     def to(self, device: torch.device) -> "InMemorySplit":
         self.images = self.images.to(device)

@@ -5,7 +5,7 @@ the label size), optionally plus distillation of the final exit into the earlier
 CA is on from `ca_from` (0 = from the start) at `ca_threshold`, in a `ca_share` of the steps
 (the rest run CA off, so the model stays good with CA off too); SGD with a poly schedule.
 With `time_budget_s` the step count is fitted to the budget after a few timed steps and
-refitted at every log line, so a run on a borrowed GPU ends in time with its schedule nearly
+refitted after every step, so a run on a borrowed GPU ends in time with its schedule nearly
 done; if the budget is spent first, the run stops and records the step it reached. A resumed
 run keeps the recorded step count and does not apply the budget again.
 `amp` trains in bfloat16 autocast.
@@ -104,6 +104,29 @@ def fitted_iters(done: int, per_step: float, elapsed: float, budget: float, cap:
     return max(done, min(cap, done + int(remaining / max(per_step, 1e-6))))
 
 
+class StepBudget:
+    """Fits a run's step count to `seconds` from `run_started`, from the mean time of all steps
+    after the first few: a mix of CA-on and CA-off steps is only learnt over many (the first 20
+    alone promised 3,925 steps on the H200, and the budget ran out at 3,794)."""
+
+    def __init__(self, seconds: float, run_started: float, start: int, cap: int):
+        self.seconds, self.run_started, self.start, self.cap = seconds, run_started, start, cap
+        self.timed_from: Optional[float] = None
+        self.per_step: Optional[float] = None
+
+    def fit(self, done: int, iters: int) -> int:
+        now = time.time()
+        if now - self.run_started > self.seconds:
+            return done
+        timed = done - self.start - BUDGET_SKIP
+        if timed == 0:
+            self.timed_from = now
+        elif timed >= BUDGET_TIMED:
+            self.per_step = (now - self.timed_from) / timed
+            return fitted_iters(done, self.per_step, now - self.run_started, self.seconds, self.cap)
+        return iters
+
+
 def exit_losses(logits, labels, weights, cfg: TrainConfig):
     size = labels.shape[-2:]
     up = [F.interpolate(l, size=size, mode="bilinear", align_corners=False) for l in logits]
@@ -158,14 +181,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=cfg.lr, momentum=cfg.momentum)
     start = 0
-    budget = cfg.time_budget_s
     last = out / "last.pt"
     if resume and last.is_file():
         state = torch.load(last, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
-        budget = 0.0  # the step count fitted (or cut) by the first run stands
         print(f"resumed from {last} at step {start}", flush=True)
     elif cfg.init:
         model.load_state_dict(torch.load(cfg.init, map_location=device)["model"])
@@ -175,8 +196,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     order: List[int] = []
     started = time.time()
     window = []
-    timed_from = None
-    cap = cfg.iters
+    # a resumed run keeps the step count its first run fitted (or cut)
+    budget = (StepBudget(cfg.time_budget_s, run_started, start, cfg.iters)
+              if cfg.time_budget_s > 0 and start == 0 else None)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.amp
                 else contextlib.nullcontext())
     model.train()
@@ -207,27 +229,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         optimizer.step()
 
         window.append([l.item() for l in losses])
-        done = step + 1
-        step = done
-        if budget > 0:
-            timed = done - start - BUDGET_SKIP
-            if timed == 0:
-                timed_from = time.time()
-            elif timed == BUDGET_TIMED or (timed > BUDGET_TIMED and done % cfg.log_every == 0):
-                # refitting from all timed steps follows a mix of CA-on and CA-off steps better
-                # than the first few alone did (they under-estimated by about 7% on the H200)
-                per_step = (time.time() - timed_from) / timed
-                fitted = fitted_iters(done, per_step, time.time() - run_started, budget, cap)
-                if fitted != cfg.iters:
-                    cfg.iters = fitted
-                    write_config(out, cfg)
-                if timed == BUDGET_TIMED:
-                    print(f"time budget {budget:.0f}s at {per_step:.3f}s/step: "
-                          f"{cfg.iters} steps", flush=True)
-            if time.time() - run_started > budget and done < cfg.iters:
+        step = done = step + 1
+        if budget is not None:
+            fitted = budget.fit(done, cfg.iters)
+            if done - start == BUDGET_SKIP + BUDGET_TIMED and budget.per_step is not None:
+                print(f"time budget {budget.seconds:.0f}s at {budget.per_step:.3f}s/step: "
+                      f"{fitted} steps", flush=True)
+            elif fitted == done < cfg.iters:
                 print(f"time budget spent at step {done} of {cfg.iters}; stopping", flush=True)
-                cfg.iters = done
-                write_config(out, cfg)
+            cfg.iters = fitted
         if done % cfg.log_every == 0 or done == cfg.iters:
             elapsed = time.time() - started
             per_step = elapsed / (done - start)
@@ -241,6 +251,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             window = []
         if done % cfg.checkpoint_every == 0 or done == cfg.iters:
             save_checkpoint(last, model, optimizer, done, cfg)
+            write_config(out, cfg)  # a budget may have changed iters; --resume reads it here
     final = out / "final.pt"
     torch.save({"arch": cfg.arch, "model": model.state_dict(), "config": asdict(cfg)}, final)
     print(f"saved {final}", flush=True)

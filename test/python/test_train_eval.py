@@ -122,10 +122,14 @@ def test_a_resumed_run_keeps_its_step_count_instead_of_a_fresh_budget(dataset, t
     assert json.loads((out / "config.json").read_text())["iters"] == 6
 
 
-def test_split_moved_to_a_device_batches_there(dataset):
-    data = InMemorySplit(dataset, "train").to(torch.device("cpu"))
-    x, y = data.batch([0, 1, 2], crop=(16, 16))
-    assert x.device == data.images.device and y.shape == (3, 16, 16)
+def test_split_moved_to_a_device_batches_the_same_there(dataset):
+    data = InMemorySplit(dataset, "train")
+    before = data.batch([0, 1, 2], crop=(16, 16), scale_range=(0.8, 1.2), flip=True)
+    data.to(torch.device("cpu"))  # the only device CI has; a GPU takes the same path
+    after = data.batch([0, 1, 2], crop=(16, 16), scale_range=(0.8, 1.2), flip=True)
+    assert data.nbytes() == 4 * 32 * 64 * (3 + 1)
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    assert after[0].device == data.images.device and after[1].shape == (3, 16, 16)
 
 
 def test_training_rejects_a_bad_ca_share():
