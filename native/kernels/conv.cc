@@ -39,20 +39,72 @@ IsaKernels kernels_for(Isa isa) {
   }
 }
 
-// Column blocks as wide as the ISA allows; the last one only as wide as its channels need.
+// Floats of one block: its bias (in output order), then its weights tap by tap.
+size_t block_floats(BlockKind kind, int nrv, int cin, int taps, int lanes) {
+  const size_t vec = static_cast<size_t>(lanes);
+  if (kind == BlockKind::broadcast) return nrv * vec * (1 + static_cast<size_t>(taps) * cin);
+  const size_t bias = (nrv + 1) / 2 * vec;
+  return bias + static_cast<size_t>(taps) * ((cin + 1) / 2) * nrv * vec;
+}
+
+// Broadcast blocks as wide as the ISA allows while many columns remain; the last narrow
+// rest in one pair block where the ISA has them.
 std::vector<ConvBlock> plan_blocks(int cout, int cin, int taps, const detail::Geometry& g) {
   std::vector<ConvBlock> blocks;
   size_t offset = 0;
   for (int n0 = 0; n0 < cout;) {
     const int rest = cout - n0;
-    const int nrv = std::min(g.max_nrv, (rest + g.lanes - 1) / g.lanes);
-    const int valid = std::min(rest, nrv * g.lanes);
-    blocks.push_back(ConvBlock{n0, valid, nrv, offset});
-    const size_t width = static_cast<size_t>(nrv) * g.lanes;
-    offset += width * (1 + static_cast<size_t>(taps) * cin);
-    n0 += valid;
+    ConvBlock b{BlockKind::broadcast, n0, 0, 0, offset};
+    if (rest <= g.pair_cols) {
+      b.kind = BlockKind::pair;
+      b.nrv = (rest + g.lanes / 2 - 1) / (g.lanes / 2);
+      b.valid = rest;
+    } else {
+      b.nrv = std::min(g.max_nrv, (rest + g.lanes - 1) / g.lanes);
+      b.valid = std::min(rest, b.nrv * g.lanes);
+    }
+    blocks.push_back(b);
+    offset += block_floats(b.kind, b.nrv, cin, taps, g.lanes);
+    n0 += b.valid;
   }
   return blocks;
+}
+
+// Pair blocks: accumulator h holds lanes/2 (channel-pair) slots. Accumulators 2k, 2k+1
+// reduce to one vector of `lanes` columns by an in-128-bit-lane shuffle and add that leaves
+// slot s of accumulator 2k+j at column 4*(s/2) + 2*j + s%2; a lone last accumulator's
+// slots are compacted to columns 0..lanes/2-1.
+int pair_column(int h, int s, int nrv, int lanes) {
+  const int base = h / 2 * lanes;
+  if (h == nrv - 1 && nrv % 2 == 1) return base + s;
+  return base + 4 * (s / 2) + 2 * (h % 2) + s % 2;
+}
+
+void pack_block(const ConvBlock& b, const float* weight, const float* bias, int cin, int taps,
+                int lanes, float* dst) {
+  const auto w = [&](int col, int c, int t) {
+    if (col >= b.valid || c >= cin) return 0.0f;
+    return weight[(static_cast<size_t>(b.n0 + col) * cin + c) * taps + t];
+  };
+  const int bias_cols = b.kind == BlockKind::broadcast ? b.nrv * lanes : (b.nrv + 1) / 2 * lanes;
+  for (int j = 0; j < bias_cols; ++j) *dst++ = bias != nullptr && j < b.valid ? bias[b.n0 + j] : 0.0f;
+  for (int t = 0; t < taps; ++t) {
+    if (b.kind == BlockKind::broadcast) {
+      for (int c = 0; c < cin; ++c) {
+        for (int j = 0; j < b.nrv * lanes; ++j) *dst++ = w(j, c, t);
+      }
+      continue;
+    }
+    for (int cp = 0; cp < (cin + 1) / 2; ++cp) {
+      for (int h = 0; h < b.nrv; ++h) {
+        for (int s = 0; s < lanes / 2; ++s) {
+          const int col = pair_column(h, s, b.nrv, lanes);
+          *dst++ = w(col, 2 * cp, t);
+          *dst++ = w(col, 2 * cp + 1, t);
+        }
+      }
+    }
+  }
 }
 
 constexpr std::align_val_t kAlign{64};
@@ -77,24 +129,9 @@ PackedConv pack_conv(const float* weight, const float* bias, int cout, int cin, 
   p.taps = taps;
   p.blocks = plan_blocks(cout, cin, taps, g);
   const ConvBlock& last = p.blocks.back();
-  const size_t total = last.offset + static_cast<size_t>(last.nrv) * g.lanes *
-                                         (1 + static_cast<size_t>(taps) * cin);
-  std::shared_ptr<float> packed = aligned_floats(total);
-  for (const ConvBlock& b : p.blocks) {
-    const size_t width = static_cast<size_t>(b.nrv) * g.lanes;
-    float* dst = packed.get() + b.offset;
-    for (int j = 0; j < b.valid; ++j) dst[j] = bias != nullptr ? bias[b.n0 + j] : 0.0f;
-    dst += width;
-    for (int t = 0; t < taps; ++t) {
-      for (int c = 0; c < cin; ++c) {
-        for (int j = 0; j < b.valid; ++j) {
-          const size_t n = static_cast<size_t>(b.n0 + j);
-          dst[j] = weight[(n * cin + c) * taps + t];
-        }
-        dst += width;
-      }
-    }
-  }
+  std::shared_ptr<float> packed =
+      aligned_floats(last.offset + block_floats(last.kind, last.nrv, cin, taps, g.lanes));
+  for (const ConvBlock& b : p.blocks) pack_block(b, weight, bias, cin, taps, g.lanes, packed.get() + b.offset);
   p.weights = std::move(packed);
   return p;
 }

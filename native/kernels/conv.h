@@ -13,13 +13,24 @@
 
 namespace adpc {
 
-// One column block of the packed weights: output channels [n0, n0 + valid), computed
-// nrv vectors wide (nrv * lanes >= valid; the padding columns hold zero weights).
+// How a column block's weights are laid out for its microkernel.
+enum class BlockKind {
+  // nrv vectors of output channels per pixel; each input value is broadcast to all lanes.
+  broadcast,
+  // nrv accumulators of lanes/2 channel pairs per pixel; two consecutive input channels are
+  // broadcast together and each lane pair is summed at the end. For narrow blocks (<= 24
+  // channels), where one broadcast per FMA would be the bottleneck.
+  pair,
+};
+
+// One column block of the packed weights: output channels [n0, n0 + valid). Padding columns
+// and channels hold zero weights.
 struct ConvBlock {
+  BlockKind kind;
   int n0;
   int valid;
   int nrv;
-  size_t offset;  // floats from the start of the packed weights: bias, then [taps][cin][width]
+  size_t offset;  // floats from the start of the packed weights: the block's bias, then weights
 };
 
 struct PackedConv {

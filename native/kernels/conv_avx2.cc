@@ -19,7 +19,9 @@ struct Avx2 {
   static constexpr int max_nrv = 2;
   // 16 ymm registers: tile accumulators + one weight register per vector + a broadcast.
   static constexpr int mr(int nrv) { return nrv == 1 ? 8 : 6; }
+  static constexpr int quantum = 24;
   static constexpr int chunk = 96;
+  static constexpr int pair_cols = 0;
   static reg zero() { return _mm256_setzero_ps(); }
   static reg load(const float* p) { return _mm256_load_ps(p); }
   static reg loadu(const float* p) { return _mm256_loadu_ps(p); }

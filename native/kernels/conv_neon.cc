@@ -14,7 +14,9 @@ struct Neon {
   static constexpr int max_nrv = 4;
   // 32 q registers: up to 24 accumulators, the block's weights and a broadcast.
   static constexpr int mr(int nrv) { return nrv <= 2 ? 8 : 6; }
+  static constexpr int quantum = 24;
   static constexpr int chunk = 96;
+  static constexpr int pair_cols = 0;
   static reg zero() { return vdupq_n_f32(0.0f); }
   static reg load(const float* p) { return vld1q_f32(p); }
   static reg loadu(const float* p) { return vld1q_f32(p); }

@@ -10,7 +10,9 @@ struct Scalar {
   static constexpr int lanes = 1;
   static constexpr int max_nrv = 8;
   static constexpr int mr(int) { return 4; }
+  static constexpr int quantum = 4;
   static constexpr int chunk = 64;
+  static constexpr int pair_cols = 0;
   static reg zero() { return 0.0f; }
   static reg load(const float* p) { return *p; }
   static reg loadu(const float* p) { return *p; }

@@ -10,9 +10,10 @@ namespace adpc {
 namespace detail {
 
 struct Geometry {
-  int lanes;    // floats per vector register
-  int max_nrv;  // widest column block, in vectors
-  int quantum;  // pixels: a multiple of every tile height
+  int lanes;      // floats per vector register
+  int max_nrv;    // widest broadcast block, in vectors
+  int quantum;    // pixels: a multiple of every tile height
+  int pair_cols;  // columns left at which the planner switches to one pair block (0: never)
 };
 
 struct ConvView {

@@ -2,8 +2,10 @@
 // per-ISA translation unit defines (and instantiates inside its own anonymous namespace, so
 // no instantiation is shared between units built with different ISA flags).
 //
-// V provides: reg, lanes, max_nrv, mr(nrv) (tile height for a block nrv vectors wide),
-// chunk (pixels per pass over the column blocks, a multiple of every mr), and the ops
+// V provides: reg, lanes, max_nrv, mr(nrv) (tile height for a broadcast block nrv vectors
+// wide), quantum (a multiple of every tile height), chunk (pixels per pass over the column
+// blocks, a multiple of quantum), pair_cols (see Geometry; 0 unless the unit has pair
+// tiles), and the ops
 // zero, load (aligned), loadu, load_part(p, n) (reads n < lanes floats, rest zero), bcast,
 // fma(a, b, acc) = acc + a*b, add, relu, storeu, store_part(p, x, n) (writes n < lanes).
 #pragma once
@@ -16,18 +18,32 @@
 namespace adpc {
 namespace detail {
 
+// One vector of results to n <= lanes columns of an output row: + residual, activation.
+template <class V>
+inline void store_columns(typename V::reg y, float* o, const float* r, int n, bool relu) {
+  const bool part = n < V::lanes;
+  if (r != nullptr) y = V::add(y, part ? V::load_part(r, n) : V::loadu(r));
+  if (relu) y = V::relu(y);
+  if (part) {
+    V::store_part(o, y, n);
+  } else {
+    V::storeu(o, y);
+  }
+}
+
 struct TileEpilogue {
   bool add_bias;
   bool relu;
-  int col;         // first output channel of the block
-  int last_lanes;  // valid lanes of the block's last vector (1..lanes)
+  int col;    // first output channel of the block
+  int valid;  // output channels of the block
 };
 
-// MR output pixels x NRV vectors of output channels. `in` holds the MR pixels' tap
-// pointers, `block` the block's packed bias and weights, out/res the MR pixels' rows.
+// MR output pixels x NRV vectors of output channels, each input value broadcast. `in` holds
+// the MR pixels' tap pointers, `block` the block's packed bias and weights, out/res the MR
+// pixels' rows.
 template <class V, int MR, int NRV>
-void conv_tile(const float* const* in, int taps, int cin, const float* block,
-               const TileEpilogue& e, float* const* out, const float* const* res) {
+void broadcast_tile(const float* const* in, int taps, int cin, const float* block,
+                    const TileEpilogue& e, float* const* out, const float* const* res) {
   using reg = typename V::reg;
   constexpr int L = V::lanes;
   constexpr int NR = NRV * L;
@@ -57,22 +73,14 @@ void conv_tile(const float* const* in, int taps, int cin, const float* block,
       w += NR;
     }
   }
-  const bool full = e.last_lanes == L;
+  const int last = e.valid - (NRV - 1) * L;  // valid lanes of the last vector
 #pragma GCC unroll 32
   for (int m = 0; m < MR; ++m) {
-    float* o = out[m] + e.col;
-    const float* r = res != nullptr ? res[m] + e.col : nullptr;
 #pragma GCC unroll 8
     for (int v = 0; v < NRV; ++v) {
-      reg y = acc[m][v];
-      const bool part = v == NRV - 1 && !full;
-      if (r != nullptr) y = V::add(y, part ? V::load_part(r + v * L, e.last_lanes) : V::loadu(r + v * L));
-      if (e.relu) y = V::relu(y);
-      if (part) {
-        V::store_part(o + v * L, y, e.last_lanes);
-      } else {
-        V::storeu(o + v * L, y);
-      }
+      store_columns<V>(acc[m][v], out[m] + e.col + v * L,
+                       res != nullptr ? res[m] + e.col + v * L : nullptr,
+                       v == NRV - 1 ? last : L, e.relu);
     }
   }
 }
@@ -80,59 +88,71 @@ void conv_tile(const float* const* in, int taps, int cin, const float* block,
 using TileFn = void (*)(const float* const*, int, int, const float*, const TileEpilogue&,
                         float* const*, const float* const*);
 
-// Kernels for the last, shorter tile of a pass: heights 1 .. mr-1.
-template <class V, int NRV, class Heights>
-struct TailTiles;
-template <class V, int NRV, int... H>
-struct TailTiles<V, NRV, std::integer_sequence<int, H...>> {
-  static constexpr TileFn fns[sizeof...(H) + 1] = {nullptr, &conv_tile<V, H + 1, NRV>...};
+// A tile family: Tile::mr and Tile::fn<M>(), the kernel for M <= mr pixels.
+template <class V, int NRV>
+struct BroadcastTiles {
+  static constexpr int mr = V::mr(NRV);
+  template <int M>
+  static constexpr TileFn fn() { return &broadcast_tile<V, M, NRV>; }
 };
 
-template <class V, int NRV>
+// Kernels for the last, shorter tile of a pass: heights 1 .. mr-1.
+template <class Tiles, class Heights>
+struct TailTiles;
+template <class Tiles, int... H>
+struct TailTiles<Tiles, std::integer_sequence<int, H...>> {
+  static constexpr TileFn fns[sizeof...(H) + 1] = {nullptr, Tiles::template fn<H + 1>()...};
+};
+
+// `count` pixels from p0 through one column block, mr at a time.
+template <class Tiles>
 void conv_block(const ConvView& conv, const ConvBlock& b, const ConvJob& job, size_t p0,
                 size_t count) {
-  constexpr int MR = V::mr(NRV);
-  const TileEpilogue e{job.add_bias, job.relu, b.n0, b.valid - (NRV - 1) * V::lanes};
+  constexpr int MR = Tiles::mr;
+  constexpr TileFn full = Tiles::template fn<MR>();
+  const TileEpilogue e{job.add_bias, job.relu, b.n0, b.valid};
   const float* block = conv.weights + b.offset;
   const size_t taps = static_cast<size_t>(conv.taps);
   const float* const* res = job.residual != nullptr ? job.residual + p0 : nullptr;
   size_t i = 0;
   for (; i + MR <= count; i += MR) {
-    conv_tile<V, MR, NRV>(job.in + (p0 + i) * taps, conv.taps, conv.cin, block, e,
-                          job.out + p0 + i, res != nullptr ? res + i : nullptr);
+    full(job.in + (p0 + i) * taps, conv.taps, conv.cin, block, e, job.out + p0 + i,
+         res != nullptr ? res + i : nullptr);
   }
   if (i < count) {
-    TailTiles<V, NRV, std::make_integer_sequence<int, MR - 1>>::fns[count - i](
+    TailTiles<Tiles, std::make_integer_sequence<int, MR - 1>>::fns[count - i](
         job.in + (p0 + i) * taps, conv.taps, conv.cin, block, e, job.out + p0 + i,
         res != nullptr ? res + i : nullptr);
   }
 }
 
 template <class V, int NRV = 1>
-void conv_block_nrv(const ConvView& conv, const ConvBlock& b, const ConvJob& job, size_t p0,
-                    size_t count) {
+void broadcast_block(const ConvView& conv, const ConvBlock& b, const ConvJob& job, size_t p0,
+                     size_t count) {
   if constexpr (NRV <= V::max_nrv) {
     if (b.nrv == NRV) {
-      conv_block<V, NRV>(conv, b, job, p0, count);
+      conv_block<BroadcastTiles<V, NRV>>(conv, b, job, p0, count);
     } else {
-      conv_block_nrv<V, NRV + 1>(conv, b, job, p0, count);
+      broadcast_block<V, NRV + 1>(conv, b, job, p0, count);
     }
   }
 }
 
+using BlockFn = void (*)(const ConvView&, const ConvBlock&, const ConvJob&, size_t, size_t);
+
 // Pixels in chunks, each chunk through every column block: a chunk's input rows stay in
 // cache while the blocks' weights stream past them.
 template <class V>
-void conv_rows_generic(const ConvView& conv, const ConvJob& job) {
+void conv_rows_generic(const ConvView& conv, const ConvJob& job, BlockFn block = &broadcast_block<V>) {
   for (size_t p0 = 0; p0 < job.npix; p0 += V::chunk) {
     const size_t count = job.npix - p0 < static_cast<size_t>(V::chunk) ? job.npix - p0 : V::chunk;
-    for (int k = 0; k < conv.nblocks; ++k) conv_block_nrv<V>(conv, conv.blocks[k], job, p0, count);
+    for (int k = 0; k < conv.nblocks; ++k) block(conv, conv.blocks[k], job, p0, count);
   }
 }
 
 template <class V>
 constexpr Geometry geometry_of() {
-  return Geometry{V::lanes, V::max_nrv, V::chunk};
+  return Geometry{V::lanes, V::max_nrv, V::quantum, V::pair_cols};
 }
 
 // VW vectors of channels at a time, rows in order.

@@ -446,12 +446,18 @@ void test_thread_pool() {
   }
   ThreadPool pool(2);
   {
-    std::atomic<int> by_worker{0};
-    pool.parallel_for(20, [&](size_t, int th) {
-      if (th == 1) by_worker.fetch_add(1);
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Two tasks that each wait for the other to start: only two threads can finish them.
+    std::atomic<int> arrived{0};
+    std::atomic<int> met{0};
+    std::atomic<int> threads_seen{0};
+    pool.parallel_for(2, [&](size_t, int th) {
+      threads_seen.fetch_or(1 << th);
+      arrived.fetch_add(1);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (arrived.load() < 2 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      if (arrived.load() == 2) met.fetch_add(1);
     });
-    grp.check(by_worker.load() > 0, "the worker takes part");
+    grp.check(met.load() == 2 && threads_seen.load() == 3, "the worker runs tasks alongside the caller");
   }
   {
     bool caught = false;
