@@ -315,6 +315,8 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
         InstanceMethod<&ExecutorWrap::RunStage>("runStage"),
         InstanceMethod<&ExecutorWrap::ImportState>("importState"),
         InstanceMethod<&ExecutorWrap::ExportState>("exportState"),
+        InstanceMethod<&ExecutorWrap::SetProfiling>("setProfiling"),
+        InstanceMethod<&ExecutorWrap::Profile>("profile"),
     });
     exports.Set("Executor", f);
     return exports;
@@ -424,6 +426,31 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       Napi::Promise promise = worker->promise();
       worker->Queue();
       return promise;
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  Napi::Value SetProfiling(const Napi::CallbackInfo& info) {
+    ex_->set_profiling(info.Length() > 0 && info[0].ToBoolean().Value());
+    return info.Env().Undefined();
+  }
+
+  // [{ms, calls, positions}] per op of stage k, then the mask, needed-set and merge phases
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      const std::vector<adpc::OpTiming> t = ex_->profile(integer(info[0], "stage"));
+      Napi::Array out = Napi::Array::New(env, t.size());
+      for (size_t i = 0; i < t.size(); i++) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("ms", t[i].ms);
+        o.Set("calls", double(t[i].calls));
+        o.Set("positions", double(t[i].positions));
+        out.Set(uint32_t(i), o);
+      }
+      return out;
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
       return env.Undefined();

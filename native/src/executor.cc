@@ -1,6 +1,9 @@
 #include "executor.h"
 
+#include "kernels/fill.h"
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -88,14 +91,20 @@ struct Executor::Compiled {
   std::vector<std::vector<Bilinear>> bilinear;  // per op, per term (upsample terms and ops)
   std::vector<size_t> offset;      // per tensor: floats into the arena, kNone if bound to the run
   size_t arena_floats = 0;
-  size_t scratch_floats = 0;
+  std::vector<OpTiming> timing;  // ops, then masks, needed, merge
 };
 
 struct Executor::Arena {
   Buffer data;
-  Buffer z;  // a masked conv's raw output, read by the fills
   std::vector<Needed> needed;
   std::vector<std::vector<int32_t>> computed;  // per op: positions a conv computes
+  std::vector<std::vector<int32_t>> skipped;   // per op: skipped positions that are read (filled)
+  std::vector<std::vector<int32_t>> kept;      // per op: computed positions that are read
+  // what the forward pass uses: the lists above, or the shared per-resolution ones
+  std::vector<const std::vector<int32_t>*> computed_of, skipped_of, kept_of;
+  std::vector<std::vector<int32_t>> mask_lists, unmask_lists;  // per masked resolution
+  std::vector<std::vector<int32_t>> all_positions;              // per tensor, filled lazily
+  std::vector<uint8_t> scratch_map;
   std::vector<uint8_t> fused;                  // per op: no needed position is skipped
   std::vector<std::vector<uint8_t>> masks;     // per masked resolution
   std::vector<bool> mask_all;
@@ -137,9 +146,6 @@ void plan_memory(Executor::Compiled& c) {
     live.push_back({at, at + size, std::max(last[t], int(i))});
     c.arena_floats = std::max(c.arena_floats, at + size);
   }
-  for (const Op& op : p.ops) {
-    if (op.kind == OpKind::conv) c.scratch_floats = std::max(c.scratch_floats, p.tensors[op.out].floats());
-  }
 }
 
 std::unique_ptr<Executor::Compiled> compile(Program prog, Isa isa) {
@@ -168,6 +174,7 @@ std::unique_ptr<Executor::Compiled> compile(Program prog, Isa isa) {
       }
     }
   }
+  c->timing.resize(prog.ops.size() + 3);
   c->prog = std::move(prog);
   plan_memory(*c);
   return c;
@@ -192,6 +199,25 @@ void for_needed(ThreadPool& pool, const Needed& needed, size_t positions, std::v
   });
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ADPC_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ADPC_ROW_CLONES
+#endif
+
+// o += w * x over n floats (the fills)
+ADPC_ROW_CLONES void rows_axpy(float* __restrict o, float w, const float* __restrict x, int n) {
+  for (int c = 0; c < n; c++) o[c] += w * x[c];
+}
+
+// o = act(o + bias + residual) over n floats
+ADPC_ROW_CLONES void rows_epilogue(float* __restrict o, const float* __restrict bias, const float* __restrict residual,
+                                   bool relu, int n) {
+  if (residual) for (int c = 0; c < n; c++) o[c] += bias[c] + residual[c];
+  else for (int c = 0; c < n; c++) o[c] += bias[c];
+  if (relu) for (int c = 0; c < n; c++) o[c] = o[c] < 0.f ? 0.f : o[c];
+}
+
 inline void bilinear_row(const float* src, const Shape& s, const Bilinear& b, int y, int x, float* out,
                          bool accumulate) {
   const float* r00 = src + (size_t(b.y.i0[y]) * s.w + b.x.i0[x]) * s.c;
@@ -202,6 +228,57 @@ inline void bilinear_row(const float* src, const Shape& s, const Bilinear& b, in
   for (int ch = 0; ch < s.c; ch++) {
     const float v = h0 * (w0 * r00[ch] + w1 * r01[ch]) + h1 * (w0 * r10[ch] + w1 * r11[ch]);
     out[ch] = accumulate ? out[ch] + v : v;
+  }
+}
+
+// dst |= src
+void or_needed(Needed& dst, const Needed& src) {
+  if (!src.any || dst.all) return;
+  if (src.all) { dst.set_all(); return; }
+  const size_t n = dst.bits.size();
+  uint8_t* d = dst.bits.data();
+  const uint8_t* x = src.bits.data();
+  for (size_t q = 0; q < n; q++) d[q] |= x[q];
+  dst.any = true;
+}
+
+// in |= the input positions a conv reads to compute the output positions set in `computed`
+void mark_footprint(const uint8_t* computed, const Shape& os, const ConvSpec& s, const Shape& is, Needed& in) {
+  in.any = true;
+  uint8_t* d = in.bits.data();
+  if (s.kernel == 1 && s.stride == 1) {
+    for (size_t q = 0; q < os.positions(); q++) d[q] |= computed[q];
+    return;
+  }
+  if (s.stride == 1 && s.pad == 1 && is.h == os.h && is.w == os.w) {
+    // separable 3x3 dilation: rows first, then columns
+    std::vector<uint8_t> rows(os.positions());
+    for (int y = 0; y < os.h; y++) {
+      const uint8_t* c = computed + size_t(y) * os.w;
+      uint8_t* r = rows.data() + size_t(y) * os.w;
+      for (int x = 0; x < os.w; x++) r[x] = c[x] | (x > 0 ? c[x - 1] : 0) | (x + 1 < os.w ? c[x + 1] : 0);
+    }
+    for (int y = 0; y < os.h; y++) {
+      const uint8_t* up = y > 0 ? rows.data() + size_t(y - 1) * os.w : nullptr;
+      const uint8_t* mid = rows.data() + size_t(y) * os.w;
+      const uint8_t* down = y + 1 < os.h ? rows.data() + size_t(y + 1) * os.w : nullptr;
+      uint8_t* out = d + size_t(y) * os.w;
+      for (int x = 0; x < os.w; x++) out[x] |= mid[x] | (up ? up[x] : 0) | (down ? down[x] : 0);
+    }
+    return;
+  }
+  for (int y = 0; y < os.h; y++) {
+    for (int x = 0; x < os.w; x++) {
+      if (!computed[size_t(y) * os.w + x]) continue;
+      for (int ky = 0; ky < s.kernel; ky++) {
+        const int yy = y * s.stride - s.pad + ky;
+        if (yy < 0 || yy >= is.h) continue;
+        for (int kx = 0; kx < s.kernel; kx++) {
+          const int xx = x * s.stride - s.pad + kx;
+          if (xx >= 0 && xx < is.w) d[size_t(yy) * is.w + xx] = 1;
+        }
+      }
+    }
   }
 }
 
@@ -219,26 +296,57 @@ void mark_bilinear_support(const Needed& out, const Shape& os, const Bilinear& b
   }
 }
 
-void transpose_into_nhwc(const float* nchw, const Shape& s, float* nhwc) {
-  const size_t hw = s.positions();
-  for (size_t p0 = 0; p0 < hw; p0 += 64) {
-    const size_t p1 = std::min(hw, p0 + 64);
-    for (int c = 0; c < s.c; c++) {
-      const float* src = nchw + size_t(c) * hw;
-      for (size_t p = p0; p < p1; p++) nhwc[p * s.c + c] = src[p];
-    }
-  }
+// NCHW <-> NHWC in 16 x 16 tiles (both sides stay in cache lines), position blocks in parallel.
+constexpr size_t kTile = 16;
+
+ADPC_ROW_CLONES void transpose_tile(const float* __restrict src, size_t src_stride, float* __restrict dst,
+                                    size_t dst_stride, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++)
+    for (size_t c = 0; c < cols; c++) dst[c * dst_stride + r] = src[r * src_stride + c];
 }
 
-void transpose_into_nchw(const float* nhwc, const Shape& s, float* nchw) {
-  const size_t hw = s.positions();
-  for (size_t p0 = 0; p0 < hw; p0 += 64) {
-    const size_t p1 = std::min(hw, p0 + 64);
-    for (int c = 0; c < s.c; c++) {
-      float* dst = nchw + size_t(c) * hw;
-      for (size_t p = p0; p < p1; p++) dst[p] = nhwc[p * s.c + c];
-    }
-  }
+void transpose_into_nhwc(ThreadPool& pool, const float* nchw, const Shape& s, float* nhwc) {
+  const size_t hw = s.positions(), channels = size_t(s.c);
+  pool.parallel_for((hw + 255) / 256, [&](size_t task, int) {
+    const size_t p_end = std::min(hw, (task + 1) * 256);
+    for (size_t p0 = task * 256; p0 < p_end; p0 += kTile)
+      for (size_t c0 = 0; c0 < channels; c0 += kTile)
+        transpose_tile(nchw + c0 * hw + p0, hw, nhwc + p0 * channels + c0, channels,
+                       std::min(kTile, channels - c0), std::min(kTile, p_end - p0));
+  });
+}
+
+void transpose_into_nchw(ThreadPool& pool, const float* nhwc, const Shape& s, float* nchw) {
+  const size_t hw = s.positions(), channels = size_t(s.c);
+  pool.parallel_for((hw + 255) / 256, [&](size_t task, int) {
+    const size_t p_end = std::min(hw, (task + 1) * 256);
+    for (size_t p0 = task * 256; p0 < p_end; p0 += kTile)
+      for (size_t c0 = 0; c0 < channels; c0 += kTile)
+        transpose_tile(nhwc + p0 * channels + c0, channels, nchw + c0 * hw + p0, hw,
+                       std::min(kTile, p_end - p0), std::min(kTile, channels - c0));
+  });
+}
+
+// exp(x) for x <= 0 to ~1 ulp: 2^(x log2 e) split into an integer power and a polynomial
+// on [-ln2/2, ln2/2]; branch-free so the class loop vectorises.
+inline float exp_nonpositive(float x) {
+  x = std::max(x, -87.f);
+  const float n = std::nearbyint(x * 1.44269504f);
+  const float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+  float p = 1.f / 5040.f;
+  p = p * r + 1.f / 720.f;
+  p = p * r + 1.f / 120.f;
+  p = p * r + 1.f / 24.f;
+  p = p * r + 1.f / 6.f;
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  int32_t bits;
+  const int32_t e = int32_t(n) + 127;
+  bits = e << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
 // max softmax and argmax of one logits row (first index on ties, as ArgMax and torch do)
@@ -249,7 +357,7 @@ inline void confidence_of(const float* row, int classes, float* confidence, uint
     if (row[k] > top) { top = row[k]; best = k; }
   }
   float sum = 0;
-  for (int k = 0; k < classes; k++) sum += std::exp(row[k] - top);
+  for (int k = 0; k < classes; k++) sum += exp_nonpositive(row[k] - top);
   *confidence = 1.f / sum;
   *label = uint8_t(best);
 }
@@ -279,7 +387,8 @@ const Program& Executor::program(int k) const {
 
 void Executor::import_state(RunState& run, int stage, const std::vector<const float*>& features_nchw,
                             const std::vector<Shape>& shapes, const float* logits_nchw, const float* confidence,
-                            const uint8_t* labels) const {
+                            const uint8_t* labels) {
+  std::lock_guard<std::mutex> lock(mutex_);
   if (features_nchw.size() != shapes.size() || shapes.empty()) throw std::invalid_argument("import: features and shapes differ");
   const Shape lo{classes_, shapes[0].h, shapes[0].w};
   run.stage = stage;
@@ -287,19 +396,32 @@ void Executor::import_state(RunState& run, int stage, const std::vector<const fl
   run.features.resize(shapes.size());
   for (size_t i = 0; i < shapes.size(); i++) {
     run.features[i].resize(shapes[i].floats());
-    transpose_into_nhwc(features_nchw[i], shapes[i], run.features[i].data());
+    transpose_into_nhwc(pool_, features_nchw[i], shapes[i], run.features[i].data());
   }
   run.logits.resize(lo.floats());
-  transpose_into_nhwc(logits_nchw, lo, run.logits.data());
+  transpose_into_nhwc(pool_, logits_nchw, lo, run.logits.data());
   run.confidence.assign(confidence, confidence + lo.positions());
   run.labels.assign(labels, labels + lo.positions());
 }
 
-void Executor::export_nchw(const RunState& run, std::vector<float*> features, float* logits) const {
+void Executor::export_nchw(const RunState& run, std::vector<float*> features, float* logits) {
+  std::lock_guard<std::mutex> lock(mutex_);
   if (features.size() != run.feature_shapes.size()) throw std::invalid_argument("export: the state holds " + std::to_string(run.feature_shapes.size()) + " features");
-  for (size_t i = 0; i < features.size(); i++) transpose_into_nchw(run.features[i].data(), run.feature_shapes[i], features[i]);
+  for (size_t i = 0; i < features.size(); i++) transpose_into_nchw(pool_, run.features[i].data(), run.feature_shapes[i], features[i]);
   const Shape lo{classes_, run.feature_shapes[0].h, run.feature_shapes[0].w};
-  transpose_into_nchw(run.logits.data(), lo, logits);
+  transpose_into_nchw(pool_, run.logits.data(), lo, logits);
+}
+
+void Executor::set_profiling(bool on) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  profiling_ = on;
+  for (auto& c : stages_) std::fill(c->timing.begin(), c->timing.end(), OpTiming{});
+}
+
+std::vector<OpTiming> Executor::profile(int k) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& c : stages_) if (c->prog.stage == k) return c->timing;
+  throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
 }
 
 StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features) {
@@ -315,11 +437,21 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
     if (a.c != b.c || a.h != b.h || a.w != b.w) throw std::invalid_argument("native executor: input feature shape differs from the program");
   }
 
-  std::lock_guard<std::mutex> lock(arenas_mutex_);
-  if (free_arenas_.empty()) free_arenas_.push_back(std::make_unique<Arena>());
-  Arena& a = *free_arenas_[0];
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!arena_) arena_ = std::make_unique<Arena>();
+  Arena& a = *arena_;
+  Compiled& timed = const_cast<Compiled&>(*cp);
+  auto clock = std::chrono::steady_clock::now();
+  auto lap = [&](size_t slot, int64_t positions) {
+    if (!profiling_) return;
+    const auto now = std::chrono::steady_clock::now();
+    OpTiming& t = timed.timing[slot];
+    t.ms += std::chrono::duration<double, std::milli>(now - clock).count();
+    t.calls++;
+    t.positions += positions;
+    clock = now;
+  };
   a.data.resize(cp->arena_floats);
-  a.z.resize(cp->scratch_floats);
   const size_t n_tensors = p.tensors.size();
   const size_t n_ops = p.ops.size();
 
@@ -354,6 +486,16 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
     a.counts[r] = count;
     a.mask_all[r] = size_t(count) == m.size();
   }
+  a.mask_lists.resize(p.resolutions.size());
+  a.unmask_lists.resize(p.resolutions.size());
+  for (size_t r = 0; r < p.resolutions.size(); r++) {
+    a.mask_lists[r].clear();
+    a.unmask_lists[r].clear();
+    const auto& m = a.masks[r];
+    for (size_t q = 0; q < m.size(); q++) (m[q] ? a.mask_lists[r] : a.unmask_lists[r]).push_back(int32_t(q));
+  }
+
+  lap(n_ops, 0);
 
   // backward: where each tensor is read
   a.needed.resize(n_tensors);
@@ -365,12 +507,24 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
     else for (size_t q = 0; q < q_positions; q++) if (a.masks[0][q]) head.mark(q);
   }
   a.computed.resize(n_ops);
+  a.skipped.resize(n_ops);
+  a.kept.resize(n_ops);
+  a.computed_of.assign(n_ops, nullptr);
+  a.skipped_of.assign(n_ops, nullptr);
+  a.kept_of.assign(n_ops, nullptr);
+  a.all_positions.resize(n_tensors);
+  for (size_t t = 0; t < n_tensors; t++) {
+    auto& all = a.all_positions[t];
+    if (all.size() != p.tensors[t].positions()) {
+      all.resize(p.tensors[t].positions());
+      for (size_t q = 0; q < all.size(); q++) all[q] = int32_t(q);
+    }
+  }
   a.fused.assign(n_ops, 0);
   for (size_t i = n_ops; i-- > 0;) {
     const Op& op = p.ops[i];
     const Needed& N = a.needed[op.out];
     const Shape& os = p.tensors[op.out];
-    a.computed[i].clear();
     if (!N.any) continue;
     switch (op.kind) {
       case OpKind::conv: {
@@ -378,11 +532,37 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         const bool masked = s.fill_radius >= 0 && !a.mask_all[op.mask];
         const uint8_t* M = masked ? a.masks[op.mask].data() : nullptr;
         const size_t positions = os.positions();
+        const Shape& is = p.tensors[op.in];
+        Needed& in = a.needed[op.in];
+        if (s.residual >= 0) or_needed(a.needed[s.residual], N);
+        if (N.all) {
+          // everything is read: compute every masked position, fill every skipped one
+          if (!masked) {
+            a.computed_of[i] = &a.all_positions[op.out];
+            a.fused[i] = 1;
+            in.set_all();
+            break;
+          }
+          a.computed_of[i] = &a.mask_lists[op.mask];
+          a.kept_of[i] = &a.mask_lists[op.mask];
+          a.skipped_of[i] = &a.unmask_lists[op.mask];
+          a.fused[i] = a.unmask_lists[op.mask].empty();
+          if (!in.all) mark_footprint(a.masks[op.mask].data(), os, s, is, in);
+          break;
+        }
         auto& C = a.computed[i];
-        bool skipped_needed = false;
-        bool every = true;
+        auto& skipped = a.skipped[i];
+        auto& kept = a.kept[i];
+        C.clear();
+        skipped.clear();
+        kept.clear();
+        a.computed_of[i] = &C;
+        a.skipped_of[i] = &skipped;
+        a.kept_of[i] = &kept;
+        auto& footprint = a.scratch_map;
+        footprint.assign(positions, 0);
         for (size_t q = 0; q < positions; q++) {
-          const bool needed = N.has(q);
+          const bool needed = N.bits[q];
           bool compute = false;
           if (!masked) compute = needed;
           else if (M[q]) {
@@ -396,38 +576,21 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
                   const int xx = x + dx;
                   if (xx < 0 || xx >= os.w) continue;
                   const size_t n = size_t(yy) * os.w + xx;
-                  if (!M[n] && N.has(n)) { compute = true; break; }
+                  if (!M[n] && N.bits[n]) { compute = true; break; }
                 }
               }
             }
           } else if (needed) {
-            skipped_needed = true;
+            skipped.push_back(int32_t(q));
           }
-          if (compute) C.push_back(int32_t(q));
-          else every = false;
-        }
-        a.fused[i] = !skipped_needed;
-        const Shape& is = p.tensors[op.in];
-        Needed& in = a.needed[op.in];
-        if (every) in.set_all();
-        else if (!in.all) {
-          for (int32_t q : C) {
-            const int y = q / os.w, x = q % os.w;
-            for (int ky = 0; ky < s.kernel; ky++) {
-              const int yy = y * s.stride - s.pad + ky;
-              if (yy < 0 || yy >= is.h) continue;
-              for (int kx = 0; kx < s.kernel; kx++) {
-                const int xx = x * s.stride - s.pad + kx;
-                if (xx >= 0 && xx < is.w) in.mark(size_t(yy) * is.w + xx);
-              }
-            }
+          if (compute) {
+            C.push_back(int32_t(q));
+            footprint[q] = 1;
+            if (masked && needed) kept.push_back(int32_t(q));
           }
         }
-        if (s.residual >= 0) {
-          Needed& res = a.needed[s.residual];
-          if (N.all) res.set_all();
-          else if (!res.all) for (size_t q = 0; q < positions; q++) if (N.bits[q]) res.mark(q);
-        }
+        a.fused[i] = !masked || skipped.empty();
+        if (!in.all && !C.empty()) mark_footprint(footprint.data(), os, s, is, in);
         break;
       }
       case OpKind::fuse_sum:
@@ -435,13 +598,8 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         for (size_t t = 0; t < op.terms.size(); t++) {
           const Term& term = op.terms[t];
           Needed& in = a.needed[term.tensor];
-          if (term.upsample) {
-            mark_bilinear_support(N, os, cp->bilinear[i][t], p.tensors[term.tensor], in);
-          } else if (N.all) {
-            in.set_all();
-          } else if (!in.all) {
-            for (size_t q = 0; q < os.positions(); q++) if (N.bits[q]) in.mark(q);
-          }
+          if (term.upsample) mark_bilinear_support(N, os, cp->bilinear[i][t], p.tensors[term.tensor], in);
+          else or_needed(in, N);
         }
         break;
       case OpKind::avgpool2: {
@@ -461,12 +619,20 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
     }
   }
 
+  lap(n_ops + 1, 0);
+
   // forward
   std::vector<int32_t> list;
   for (size_t i = 0; i < n_ops; i++) {
     const Op& op = p.ops[i];
     const Needed& N = a.needed[op.out];
     if (!N.any) continue;
+    struct Lap {
+      decltype(lap)& f;
+      size_t i;
+      int64_t n;
+      ~Lap() { f(i, n); }
+    } op_lap{lap, i, !profiling_ ? 0 : op.kind == OpKind::conv ? int64_t(a.computed[i].size()) : int64_t(N.all ? p.tensors[op.out].positions() : std::count(N.bits.begin(), N.bits.end(), 1))};
     const Shape& os = p.tensors[op.out];
     float* out = ptr[op.out];
     switch (op.kind) {
@@ -476,13 +642,13 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         const float* in = ptr[op.in];
         const float* res = s.residual >= 0 ? ptr[s.residual] : nullptr;
         const bool fused = a.fused[i];
-        const auto& C = a.computed[i];
+        const auto& C = *a.computed_of[i];
         const PackedConv& pack = fused ? cp->fused[i] : cp->masked[i];
-        float* target = fused ? out : a.z.data();
         const int taps = s.kernel * s.kernel;
         const float* zero = zero_row(size_t(s.cin));
-        pool_.parallel_for((C.size() + kChunk - 1) / kChunk, [&](size_t task, int) {
-          const size_t begin = task * kChunk, end = std::min(C.size(), begin + kChunk);
+        const size_t chunk = kChunk;
+        pool_.parallel_for((C.size() + chunk - 1) / chunk, [&](size_t task, int) {
+          const size_t begin = task * chunk, end = std::min(C.size(), begin + chunk);
           const float* rows[kChunk * 9];
           float* outs[kChunk];
           const float* resid[kChunk];
@@ -497,27 +663,27 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
                     ? zero : in + (size_t(yy) * is.w + xx) * is.c;
               }
             }
-            outs[j - begin] = target + size_t(q) * os.c;
+            outs[j - begin] = out + size_t(q) * os.c;
             if (res) resid[j - begin] = res + size_t(q) * os.c;
           }
           ConvJob job{rows, outs, (fused && res) ? resid : nullptr, true, fused && s.relu, end - begin};
           conv_rows(pack, job);
         });
         if (fused) break;
-        // fill the skipped positions that are read, then BN shift, residual and activation
+        // The skipped positions that are read take the RBF fill of their computed
+        // neighbours' raw outputs; only then do the computed ones get their BN shift,
+        // residual and activation in place.
         const uint8_t* M = a.masks[op.mask].data();
-        const float* z = a.z.data();
         const int r = s.fill_radius, side = 2 * r + 1;
         const float* post = s.post_bias.data();
         const int cout = os.c;
-        for_needed(pool_, N, os.positions(), list, [&](size_t q) {
-          float* o = out + q * cout;
-          if (M[q]) {
-            std::memcpy(o, z + q * cout, sizeof(float) * cout);
-          } else {
-            const float* rows[49];
-            float weights[49];
-            int n = 0;
+        const auto& skipped = *a.skipped_of[i];
+        pool_.parallel_for((skipped.size() + kChunk - 1) / kChunk, [&](size_t task, int) {
+          const size_t end = std::min(skipped.size(), (task + 1) * kChunk);
+          for (size_t j = task * kChunk; j < end; j++) {
+            const size_t q = size_t(skipped[j]);
+            float* o = out + q * cout;
+            std::fill(o, o + cout, 0.f);
             const int y = int(q / os.w), x = int(q % os.w);
             for (int dy = -r; dy <= r; dy++) {
               const int yy = y + dy;
@@ -526,18 +692,18 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
                 const int xx = x + dx;
                 if (xx < 0 || xx >= os.w) continue;
                 const size_t nq = size_t(yy) * os.w + xx;
-                if (!M[nq]) continue;
-                rows[n] = z + nq * cout;
-                weights[n] = s.fill[(dy + r) * side + (dx + r)];
-                n++;
+                if (M[nq]) rows_axpy(o, s.fill[(dy + r) * side + (dx + r)], out + nq * cout, cout);
               }
             }
-            weighted_rows(rows, weights, n, cout, o, false);
+            rows_epilogue(o, post, res ? res + q * cout : nullptr, s.relu, cout);
           }
-          const float* rq = res ? res + q * cout : nullptr;
-          for (int c = 0; c < cout; c++) {
-            float v = o[c] + post[c] + (rq ? rq[c] : 0.f);
-            o[c] = (s.relu && v < 0) ? 0.f : v;
+        });
+        const auto& kept = *a.kept_of[i];
+        pool_.parallel_for((kept.size() + kChunk - 1) / kChunk, [&](size_t task, int) {
+          const size_t end = std::min(kept.size(), (task + 1) * kChunk);
+          for (size_t j = task * kChunk; j < end; j++) {
+            const size_t q = size_t(kept[j]);
+            rows_epilogue(out + q * cout, post, res ? res + q * cout : nullptr, s.relu, cout);
           }
         });
         break;
@@ -612,6 +778,8 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
       confidence_of(row, classes, &run.confidence[q], &run.labels[q]);
     }
   });
+
+  lap(n_ops + 2, int64_t(a.counts[0]));
 
   std::swap(run.features, run.spare);
   run.feature_shapes.clear();

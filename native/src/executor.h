@@ -52,6 +52,13 @@ struct StageResult {
   std::vector<int64_t> computed;  // positions computed per masked resolution
 };
 
+// Where a stage's time goes (benchmarks): per op, then the mask, needed-set and merge phases.
+struct OpTiming {
+  double ms = 0;
+  int64_t calls = 0;
+  int64_t positions = 0;  // positions the op computed (a conv) or wrote, summed over calls
+};
+
 class Executor {
  public:
   Executor(std::vector<Program> programs, int classes, Isa isa, int threads);
@@ -66,11 +73,16 @@ class Executor {
   // Takes a stage's outputs from onnxruntime (NCHW features and logits, confidence, labels).
   void import_state(RunState& run, int stage, const std::vector<const float*>& features_nchw,
                     const std::vector<Shape>& shapes, const float* logits_nchw, const float* confidence,
-                    const uint8_t* labels) const;
+                    const uint8_t* labels);
   // Runs stage k on the state left by stage k-1. `need_features`: a later stage will read them.
   StageResult run_stage(RunState& run, int k, float threshold, bool need_features);
   // The state's features and logits as NCHW (for an onnxruntime stage after this one).
-  void export_nchw(const RunState& run, std::vector<float*> features, float* logits) const;
+  void export_nchw(const RunState& run, std::vector<float*> features, float* logits);
+
+  // Per-op timing of every later run_stage (off by default: it costs a clock read per op).
+  void set_profiling(bool on);
+  // Stage k's timings: one per op, then masks, needed sets and merge.
+  std::vector<OpTiming> profile(int k);
 
   struct Compiled;
   struct Arena;
@@ -80,8 +92,9 @@ class Executor {
   int classes_;
   Isa isa_;
   ThreadPool pool_;
-  std::mutex arenas_mutex_;
-  std::vector<std::unique_ptr<Arena>> free_arenas_;
+  std::mutex mutex_;  // one stage at a time: the pool and the arena are shared
+  std::unique_ptr<Arena> arena_;
+  bool profiling_ = false;
 };
 
 }  // namespace adpc
