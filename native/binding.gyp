@@ -7,7 +7,7 @@
     {
       "target_name": "adpc_native",
       "sources": [
-        "src/binding.cc", "src/executor.cc", "src/program.cc",
+        "src/binding.cc", "src/executor.cc", "src/program.cc", "src/row_ops.cc",
         "kernels/isa.cc", "kernels/conv.cc", "kernels/conv_scalar.cc", "kernels/thread_pool.cc"
       ],
       "include_dirs": ["<(napi_include)", "."],

@@ -35,7 +35,8 @@ if (result && result.status === 0) {
   console.log('adpc-edge: native executor built (native/build/Release/adpc_native.node)');
   process.exit(0);
 }
+const hasToolchain = ['g++', 'make'].every((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0);
 const why = !gyp ? 'node-gyp was not found' : (result.stderr || result.stdout).trim().split('\n').filter((l) => /error|not found/i.test(l)).slice(-3).join(' | ') || `node-gyp exited with ${result.status}`;
 console.warn(`adpc-edge: the native executor was not built (${why}); every stage will run in onnxruntime. ` +
-  'Install g++ and make (Debian: apt-get install -y g++ make), then run `npm run build:native`.');
+  (hasToolchain ? 'Fix the build error above and run `npm run build:native`.' : 'Install g++ and make (Debian: apt-get install -y g++ make), then run `npm run build:native`.'));
 process.exit(strict ? 1 : 0);

@@ -143,6 +143,33 @@ class _Builder:
             fused.append(self.op("fuse_sum", self.tensors[xs[i]], terms=terms, relu=True))
         return fused
 
+    def final_head(self, head: nn.Sequential, features: List[str]) -> str:
+        """HRNet's head (1x1 conv, BN, ReLU, 1x1 conv) with its first conv moved before the
+        upsampling: conv1(concat(f0, up(f1), ...)) = W0 f0 + sum_i up(Wi fi) exactly (both are
+        linear, one per position, one per channel), so each Wi runs at its branch's own size:
+        an eighth of the multiply-adds for W18. Its outputs are read only where the mask
+        computes (the merge keeps the previous logits elsewhere), so no fill is involved."""
+        conv1, bn, _, conv2 = head
+        scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+        bias = conv1.bias.detach() * scale + bn.bias.detach() - bn.running_mean * scale
+        terms, start = [], 0
+        for i, f in enumerate(features):
+            c, h, w = self.tensors[f]
+            weight = conv1.weight.detach()[:, start:start + c] * scale[:, None, None, None]
+            start += c
+            out = self.fresh([conv1.out_channels, h, w])
+            self.ops.append({
+                "op": "conv", "in": f, "out": out, "kernel": 1, "stride": 1, "pad": 0,
+                "cin": c, "cout": conv1.out_channels,
+                "weight": self.blob(weight.reshape(conv1.out_channels, c, 1)),
+                "pre_bias": self.blob(bias) if i == 0 else None, "post_bias": None,
+                "fill": None, "residual": None, "relu": False,
+            })
+            terms.append({"tensor": out, "upsample": i > 0})
+        _, h, w = self.tensors[features[0]]
+        hidden = self.op("fuse_sum", [conv1.out_channels, h, w], terms=terms, relu=True)
+        return self.conv(conv2, None, hidden, relu=False)
+
     def head(self, head: nn.Sequential, features: List[str]) -> str:
         _, h, w = self.tensors[features[0]]
         width = sum(self.tensors[f][0] for f in features)
@@ -176,7 +203,7 @@ def build_stage(net: ADPCNet, k: int, feature_shapes: Sequence[Sequence[int]],
     xs = b.transition(getattr(net, f"transition{k - 1}"), inputs)
     for module in getattr(net, f"stage{k}"):
         xs = b.module(module, xs)
-    logits = b.head(net.head(k), xs)
+    logits = b.final_head(net.last_layer, xs) if k == 4 else b.head(net.head(k), xs)
     program = {
         "stage": k,
         "resolutions": [list(r) for r in resolutions],

@@ -89,6 +89,15 @@ interface AddonExecutor {
   runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport): Promise<NativeStageResult>;
   importState(run: NativeRun, k: number, from: NativeImport): Promise<unknown>;
   exportState(run: NativeRun): Promise<{ features: Float32Array[]; logits: Float32Array }>;
+  setProfiling(on: boolean): void;
+  profile(k: number): OpTiming[];
+}
+
+/** Time per op of a stage (in program order), then the mask, needed-set and merge phases. */
+export interface OpTiming {
+  readonly ms: number;
+  readonly calls: number;
+  readonly positions: number;
 }
 
 let addon: Addon | null | undefined;
@@ -118,7 +127,27 @@ export function nativeUnavailable(): string | null {
 }
 
 export class NativeExecutor {
-  private constructor(private readonly ex: AddonExecutor, readonly stages: readonly number[]) {}
+  private constructor(private readonly ex: AddonExecutor, private readonly programs: readonly NativeStageProgram[]) {}
+
+  /** The stages it has programs for. */
+  get stages(): number[] {
+    return this.programs.map((p) => p.stage);
+  }
+
+  program(k: number): NativeStageProgram {
+    const p = this.programs.find((s) => s.stage === k);
+    if (!p) throw new RangeError(`no native program for stage ${k}`);
+    return p;
+  }
+
+  /** Benchmarks: time every op of the stages run from now on (a clock read per op). */
+  setProfiling(on: boolean): void {
+    this.ex.setProfiling(on);
+  }
+
+  profile(k: number): OpTiming[] {
+    return this.ex.profile(k);
+  }
 
   /** The executor for a bundle's native programs; null (with a reason) when it cannot run them. */
   static async load(dir: string, manifest: BundleManifest, threads: number): Promise<{ executor: NativeExecutor | null; reason: string | null }> {
@@ -148,7 +177,7 @@ export class NativeExecutor {
     } catch (cause) {
       throw new AdpcError('BUNDLE_MISMATCH', `${file}: the native executor refused the programs: ${(cause as Error).message}`, { cause });
     }
-    return { executor: new NativeExecutor(ex, programs.map((p) => p.stage)), reason: null };
+    return { executor: new NativeExecutor(ex, programs), reason: null };
   }
 
   get isa(): string {
