@@ -1,6 +1,6 @@
-// The public face of the scene generator: seed -> image + labels, and short clips.
+// The public face of the scene generator: seed -> image + labels (clips: sequences.ts).
 
-import { defaultCamera, type Camera } from './camera.js';
+import { defaultCamera } from './camera.js';
 import { develop, makeLook } from './develop.js';
 import { makeLayout } from './layout.js';
 import { Prng } from './prng.js';
@@ -26,7 +26,7 @@ export class SynthInputError extends Error {
 
 const MAX_SIDE = 4096;
 
-function checkSize(size: SceneSize): void {
+export function checkSize(size: SceneSize): void {
   for (const [name, v] of [['height', size.height], ['width', size.width]] as const) {
     if (!Number.isInteger(v) || v < 16 || v > MAX_SIDE) {
       throw new SynthInputError(`${name} must be an integer from 16 to ${MAX_SIDE}, got ${v}`);
@@ -34,7 +34,7 @@ function checkSize(size: SceneSize): void {
   }
 }
 
-function checkSeed(seed: number): void {
+export function checkSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new SynthInputError(`seed must be an integer from 0 to 2^32-1, got ${seed}`);
   }
@@ -50,27 +50,4 @@ export function generateScene(seed: number, size: SceneSize): SynthSample {
   const camera = defaultCamera(width, height, rng.fork());
   const look = makeLook(rng.fork(), height);
   return { width, height, ...develop(render({ layout, camera, width, height }), look, rng.fork()) };
-}
-
-/** A short clip: the camera drives forward and drifts sideways through one street. */
-export function generateSequence(seed: number, length: number, size: SceneSize): SynthSample[] {
-  checkSeed(seed);
-  checkSize(size);
-  if (!Number.isInteger(length) || length < 1 || length > 1000) {
-    throw new SynthInputError(`length must be an integer from 1 to 1000, got ${length}`);
-  }
-  const { width, height } = size;
-  const rng = new Prng(seed);
-  const layout = makeLayout(rng.fork().float() * 4294967296 >>> 0);
-  const start = defaultCamera(width, height, rng.fork());
-  const look = makeLook(rng.fork(), height);
-  const speed = rng.range(0.4, 1.2); // metres per frame
-  const drift = rng.range(-0.03, 0.03);
-  const frames: SynthSample[] = [];
-  for (let f = 0; f < length; f++) {
-    const camera: Camera = { ...start, z: start.z + f * speed, x: start.x + f * drift };
-    // sensor noise differs per frame; the scene and the light do not
-    frames.push({ width, height, ...develop(render({ layout, camera, width, height }), look, new Prng((seed * 31 + f) >>> 0)) });
-  }
-  return frames;
 }

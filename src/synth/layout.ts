@@ -84,14 +84,22 @@ export function makeLayout(seed: number): Layout {
   return { street, things: farToNear(things), seed };
 }
 
+/** A stretch of depth kept free of buildings: where a side street crosses. */
+export interface Gap {
+  z0: number;
+  z1: number;
+}
+
 /** Facades, walls, fences and lots along both sides from near to far, and the skyline. */
-export function placeBuildings(rng: Prng, street: Street): Thing[] {
+export function placeBuildings(rng: Prng, street: Street, gap?: Gap): Thing[] {
   const things: Thing[] = [];
   const side = (s: number) => s * (street.roadHalf + street.sidewalk + street.terrain);
   for (const s of [-1, 1]) {
     let z = rng.range(-2, 4);
     while (z < 160) {
-      const length = rng.range(8, 30);
+      if (gap && z >= gap.z0 && z < gap.z1) z = gap.z1;
+      let length = rng.range(8, 30);
+      if (gap && z < gap.z0 && z + length > gap.z0) length = gap.z0 - z;
       const kind = rng.float();
       const x = side(s);
       if (kind < 0.12) {

@@ -40,6 +40,16 @@ export function solid(color: Rgb, tex: Textures, grain = 18, field: keyof Omit<T
   };
 }
 
+/** Road surface: fine grain and coarse patches. */
+export function tarmac(tone: number, tex: Textures): Shader {
+  return (x, y, rgb) => {
+    const n = (tex.fine[y * tex.width + x]! - 0.5) * 22 + (tex.coarse[y * tex.width + x]! - 0.5) * 18;
+    rgb[0] = tone + n;
+    rgb[1] = tone + n;
+    rgb[2] = tone + 4 + n;
+  };
+}
+
 /** Vehicle paint and clothing. */
 export function randomPaint(rng: Prng): Rgb {
   const palette: Rgb[] = [

@@ -5,7 +5,7 @@ import { CLASS } from '../classes.js';
 import { FAR, NEAR, ground, sidePlane, type Camera } from './camera.js';
 import { Canvas } from './canvas.js';
 import { laneCount, type Layout, type Street } from './layout.js';
-import { makeTextures, mix, solid, type Textures } from './paint.js';
+import { makeTextures, mix, solid, tarmac, type Textures } from './paint.js';
 
 export interface RenderOptions {
   layout: Layout;
@@ -25,7 +25,9 @@ export function render(o: RenderOptions): Canvas {
   drawGround(c, cam, st, tex);
   const view = { cam, canvas: c, tex };
   for (const thing of layout.things) {
-    if (thing.z - cam.z > NEAR) thing.draw(view);
+    if (thing.z - cam.z <= NEAR) continue;
+    c.instance = thing.instance ?? 0;
+    thing.draw(view);
   }
   return c;
 }
@@ -49,15 +51,9 @@ function drawGround(c: Canvas, cam: Camera, st: Street, tex: Textures): void {
   const outer = st.roadHalf + st.sidewalk + st.terrain;
   // Beyond the street: terrain all the way to the sides (covered later by facades).
   c.polygon(ground(cam, -200, 200, near, far), CLASS.terrain, solid(st.terrainTint, tex, 40, 'medium'));
-  // Road, with a texture that fades with distance so far tarmac looks smooth.
-  const tone = st.roadTone;
-  c.polygon(ground(cam, -st.roadHalf, st.roadHalf, near, far), CLASS.road, (x, y, rgb) => {
-    const n = (tex.fine[y * c.width + x]! - 0.5) * 22 + (tex.coarse[y * c.width + x]! - 0.5) * 18;
-    rgb[0] = tone + n;
-    rgb[1] = tone + n;
-    rgb[2] = tone + 4 + n;
-  });
-  // Lane markings: dashed centre line and solid edge lines, labelled road.
+  // The road, then lane markings on it.
+  c.polygon(ground(cam, -st.roadHalf, st.roadHalf, near, far), CLASS.road, tarmac(st.roadTone, tex));
+  // Dashed centre line and solid edge lines, labelled road.
   const paint = solid([215, 215, 205], tex, 10);
   const yellow = solid([200, 170, 60], tex, 10);
   const lanes = laneCount(st);

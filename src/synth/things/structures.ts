@@ -27,6 +27,7 @@ export function facade(rng: Prng, o: Strip & { height: number; side: number }): 
   const shade = 0.85 + 0.15 * o.side * 0.5;
   return {
     z: z0,
+    zFar: z1,
     draw({ cam, canvas: c, tex }) {
       c.polygon(sidePlane(cam, x, 0, height, z0, z1), CLASS.building, (px, py, rgb) => {
         // facade coordinates of this pixel: depth from the column, height from the row
@@ -52,6 +53,7 @@ export function wall(rng: Prng, o: Strip & { height: number }): Thing {
   const capped = rng.chance(0.5);
   return {
     z: z0,
+    zFar: z1,
     draw({ cam, canvas: c, tex }) {
       c.polygon(sidePlane(cam, x, 0, height, z0, z1), CLASS.wall, solid(color, tex, 26, 'fine'));
       if (capped) c.polygon(sidePlane(cam, x, height - 0.15, height, z0, z1), CLASS.wall, solid([color[0] - 30, color[1] - 30, color[2] - 30], tex, 10));
@@ -68,6 +70,7 @@ export function fence(rng: Prng, o: Strip): Thing {
   const gap = rng.range(0.12, 0.35);
   return {
     z: z0,
+    zFar: z1,
     draw({ cam, canvas: c, tex }) {
       const shade = solid(color, tex, 16);
       for (const h of [0.15, height * 0.55, height]) {

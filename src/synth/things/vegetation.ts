@@ -12,6 +12,7 @@ export function vegetationBlock(rng: Prng, o: Strip & { height: number }): Thing
   const green: Rgb = rng.pick<Rgb>([[60, 95, 40], [80, 110, 45], [50, 80, 45], [95, 105, 50]]);
   return {
     z: z0,
+    zFar: z1,
     draw({ cam, canvas: c, tex }) {
       c.polygon(sidePlane(cam, x, 0, height, z0, z1), CLASS.vegetation, (px, py, rgb) => {
         const n = (tex.fine[py * c.width + px]! - 0.5) * 60 + (tex.medium[py * c.width + px]! - 0.5) * 40;
