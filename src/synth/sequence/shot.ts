@@ -15,7 +15,6 @@ export interface Shot extends ShotSpan {
   /** Seeds the scene's textures. */
   seed: number;
   street: Street;
-  crossing: Gap;
   /** What does not move, in no particular order. */
   fixed: Thing[];
   /** The camera at the first frame, at rest. */
@@ -51,7 +50,7 @@ export function makeShot(o: { seed: number; span: ShotSpan; width: number; heigh
   const actors = planTraffic(rng.fork(), {
     street, camera, cameraSpeed: span.cameraSpeed, width, crossing, start: span.start, end: span.end, firstId: o.firstId,
   });
-  return { ...span, seed, street, crossing, fixed, camera, look, actors };
+  return { ...span, seed, street, fixed, camera, look, actors };
 }
 
 /** The camera at frame f: driven forward, displaced by a shake. */
