@@ -129,6 +129,7 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
         for n, t in zip(out_names, outputs):
             refs.save(f"stage1.{n}", t)
         features, logits = list(outputs[:n_feat]), outputs[n_feat]
+        programs.append(native_program.build_stage1(net, list(image.shape[1:]), store))
 
         for k in (2, 3, 4):
             resolutions = masked_resolutions(costs, k)
@@ -193,7 +194,7 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
                      "inputs": [tensor_spec("image", image)],
                      "outputs": [tensor_spec(n, t) for n, t in zip(["logits", "labels"], b_out)]},
         "weights": WEIGHTS_FILE,
-        "native": {"program": "native.json", "stages": [2, 3, 4]},
+        "native": {"program": "native.json", "stages": [1, 2, 3, 4]},
         "reference": "reference/index.json",
         "evaluation": evaluation,
     }

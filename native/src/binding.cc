@@ -370,6 +370,8 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       from->shapes.push_back(sh);
       from->features.push_back(typed_view<float>(*from, features.Get(i), napi_float32_array, sh.floats(), "a feature"));
     }
+    // the image alone (before stage 1) comes without logits, confidence and labels
+    if (!f.Has("logits")) return from;
     const size_t positions = from->shapes[0].positions();
     from->logits = typed_view<float>(*from, field(f, "logits"), napi_float32_array, positions * size_t(ex_->classes()), "logits");
     from->confidence = typed_view<float>(*from, field(f, "confidence"), napi_float32_array, positions, "confidence");

@@ -234,7 +234,7 @@ Executor::Executor(std::vector<Program> programs, int classes, Isa isa, int thre
     : classes_(classes), isa_(isa), pool_(threads) {
   if (classes < 1 || classes > 255) throw std::invalid_argument("native executor: classes must be 1..255");
   for (Program& p : programs) {
-    if (p.stage < 2 || p.stage > 4 || has_stage(p.stage)) throw std::invalid_argument("native executor: stages must be distinct, 2..4");
+    if (p.stage < 1 || p.stage > 4 || has_stage(p.stage)) throw std::invalid_argument("native executor: stages must be distinct, 1..4");
     if (p.out_logits < 0 || p.out_logits >= int(p.tensors.size()) || p.tensors[p.out_logits].c != classes) {
       throw std::invalid_argument("native executor: logits channels != classes");
     }
@@ -269,6 +269,8 @@ void Executor::import_state(RunState& run, int stage, const std::vector<const fl
     run.features[i].resize(shapes[i].floats());
     transpose(features_nchw[i], shapes[i], run.features[i].data());
   }
+  if (stage == 0) return;  // the image: stage 1 makes the first logits
+  if (!logits_nchw || !confidence || !labels) throw std::invalid_argument("import: a stage's outputs need logits, confidence and labels");
   run.logits.resize(lo.floats());
   transpose(logits_nchw, lo, run.logits.data());
   run.confidence.assign(confidence, confidence + lo.positions());
@@ -300,6 +302,7 @@ std::vector<OpTiming> Executor::profile(int k) {
 }
 
 // The masks: 1/4 resolution from the confidence, nearest-resized to the other resolutions.
+// Stage 1 computes everything.
 static void make_masks(Executor::Arena& a, const Program& p, const RunState& run, float threshold) {
   const Shape& quarter = p.tensors[p.out_logits];
   const size_t n = p.resolutions.size();
@@ -318,7 +321,7 @@ static void make_masks(Executor::Arena& a, const Program& p, const RunState& run
       const int sy = nearest_index(y, quarter.h, h);
       for (int x = 0; x < w; x++) {
         const size_t q = size_t(y) * w + x;
-        m[q] = run.confidence[size_t(sy) * quarter.w + nearest_index(x, quarter.w, w)] <= threshold;
+        m[q] = p.stage == 1 || run.confidence[size_t(sy) * quarter.w + nearest_index(x, quarter.w, w)] <= threshold;
         (m[q] ? a.mask_lists[r] : a.unmask_lists[r]).push_back(int32_t(q));
       }
     }
@@ -498,6 +501,12 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   const size_t n_ops = p.ops.size();
 
   a.data.resize(cp->arena_floats);
+  if (k == 1) {
+    const size_t positions = p.tensors[p.out_logits].positions();
+    run.logits.resize(positions * size_t(classes_));
+    run.confidence.assign(positions, 0.f);
+    run.labels.assign(positions, 0);
+  }
   run.spare.resize(p.out_features.size());
   for (size_t i = 0; i < p.out_features.size(); i++) run.spare[i].resize(p.tensors[p.out_features[i]].floats());
   std::vector<float*> ptr(p.tensors.size(), nullptr);

@@ -60,7 +60,7 @@ function expectNames(what: string, file: string, actual: readonly string[], expe
   if (a !== e) throw new AdpcError('BUNDLE_MISMATCH', `${file}: graph ${what} are [${a}], the manifest says [${e}]`);
 }
 
-/** The forms stage k can run as in this bundle (stage 1 has one graph, reported as masked). */
+/** The forms stage k can run as in this bundle (stage 1's one onnxruntime graph is reported as masked). */
 export function stageForms(bundle: Pick<LoadedBundle, 'stages' | 'native'>, k: number): StageForm[] {
   const s = bundle.stages[k - 1]!;
   const forms: StageForm[] = ['masked'];

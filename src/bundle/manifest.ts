@@ -101,7 +101,7 @@ export const ManifestSchema = z.strictObject({
   /** The shared weights file every graph's external data and the native programs point into. */
   weights: z.string().min(1),
   /** Layer programs of the masked stages for the native executor (native.json). */
-  native: z.strictObject({ program: z.string().min(1), stages: z.array(z.number().int().min(2).max(4)) }).optional(),
+  native: z.strictObject({ program: z.string().min(1), stages: z.array(z.number().int().min(1).max(4)) }).optional(),
   /** PyTorch inputs and outputs for the exactness tests. */
   reference: z.string().optional(),
   evaluation: Evaluation.nullable(),

@@ -9,7 +9,7 @@ import { loadBundle, stageForms, type LoadedBundle } from '../bundle/load-bundle
 import type { BundleManifest } from '../bundle/manifest.js';
 import { nextStageInputs } from '../bundle/stage-io.js';
 import { paletteOf, type Palette } from '../classes.js';
-import { nativeImportOf, type NativeRun } from '../native/native-executor.js';
+import { nativeImportOf, type NativeImport, type NativeRun } from '../native/native-executor.js';
 import { floatTensor, type Feeds, type ProviderName, type Tensor } from '../runtime/onnx.js';
 import type { Budget, StopReason } from './budget.js';
 import { sharesFromCounts, stageGflops } from './gflops.js';
@@ -26,8 +26,8 @@ export interface EngineOptions {
   warmup?: boolean;
   /** Use the native executor for the masked stages when it is built (default true). */
   native?: boolean;
-  /** Pin stages to forms (debugging, exactness checks): e.g. {2: 'masked'}. */
-  forms?: Partial<Record<2 | 3 | 4, StageForm>>;
+  /** Pin stages to forms (debugging, exactness checks): e.g. {2: 'masked'}. Stage 1 is unmasked: 'masked' is its onnxruntime graph. */
+  forms?: Partial<Record<1 | 2 | 3 | 4, StageForm>>;
   /** Receives load-time notes, such as the provider `auto` picked. */
   log?: (line: string) => void;
 }
@@ -143,8 +143,7 @@ export class AnytimeEngine {
 
   /** Which form runs stage k when `share` of its positions will be computed. */
   private formFor(k: number, share: number, pinned: EngineOptions['forms']): StageForm {
-    if (k === 1) return 'masked';
-    const pin = pinned?.[k as 2 | 3 | 4];
+    const pin = pinned?.[k as 1 | 2 | 3 | 4];
     if (pin && (pin !== 'plain' || share >= 1)) return pin;
     return chooseForm(this.bundle.crossovers, k, share, stageForms(this.bundle, k));
   }
@@ -162,8 +161,8 @@ export class AnytimeEngine {
     const zeros = new Float32Array(3 * height * width);
     for (const threshold of [1, 0.999999, 1e-6]) {
       for (const form of ['masked', 'plain', 'sparse', 'native'] as const) {
-        const forms = { 2: form, 3: form, 4: form };
-        if (![2, 3, 4].some((k) => stageForms(this.bundle, k).includes(form))) continue;
+        const forms = { 1: form, 2: form, 3: form, 4: form };
+        if (![1, 2, 3, 4].some((k) => stageForms(this.bundle, k).includes(form))) continue;
         const pinned = Object.fromEntries(Object.entries(forms).filter(([k]) => stageForms(this.bundle, Number(k)).includes(form)));
         for await (const result of this.execute(zeros, { budget: { threshold } }, pinned)) void result;
       }
@@ -265,9 +264,15 @@ export class AnytimeEngine {
   }
 
   private async runNative(k: number, run: NativeRun, carried: Carried, threshold: number, needFeatures: boolean): Promise<StageOutput> {
-    const from = carried.kind === 'ort' ? nativeImportOf(carried.outputs) : undefined;
+    let from: NativeImport | undefined;
+    if (k === 1) {
+      const image = (carried as { outputs: Record<string, Tensor> }).outputs.image!;
+      from = { features: [image.data as Float32Array], shapes: [[image.dims[1]!, image.dims[2]!, image.dims[3]!]] };
+    } else if (carried.kind === 'ort') {
+      from = nativeImportOf(carried.outputs);
+    }
     const result = await this.bundle.native!.runStage(run, k, threshold, needFeatures, from);
-    return { labels: result.labels, confidence: result.confidence, computed: result.computed, carried: { kind: 'native' } };
+    return { labels: result.labels, confidence: result.confidence, computed: k === 1 ? null : result.computed, carried: { kind: 'native' } };
   }
 
   /** Why not to run stage `next`, or null to go on. */

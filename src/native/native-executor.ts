@@ -34,7 +34,7 @@ const Op = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('upsample'), in: Name, out: Name }),
 ]);
 const StageProgram = z.strictObject({
-  stage: z.number().int().min(2).max(4),
+  stage: z.number().int().min(1).max(4),
   resolutions: z.array(z.tuple([z.number().int().positive(), z.number().int().positive()])).min(1),
   inputs: z.array(Name).min(1),
   tensors: z.record(Name, z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()])),
@@ -51,13 +51,13 @@ export type NativeStageProgram = z.infer<typeof StageProgram>;
 /** The state of one frame inside the executor (features stay there between native stages). */
 export interface NativeRun { readonly __brand: 'NativeRun' }
 
-/** A previous stage's onnxruntime outputs, when the native executor takes over from it. */
+/** A previous stage's onnxruntime outputs, when the native executor takes over from it (or the image alone, before stage 1). */
 export interface NativeImport {
   readonly features: Float32Array[];
   readonly shapes: (readonly [number, number, number])[];
-  readonly logits: Float32Array;
-  readonly confidence: Float32Array;
-  readonly labels: Uint8Array;
+  readonly logits?: Float32Array;
+  readonly confidence?: Float32Array;
+  readonly labels?: Uint8Array;
 }
 
 /** A stage's outputs (onnxruntime tensors or the references) as the executor takes them. */
