@@ -84,6 +84,23 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
     }
   }
 
+  it('runs stage 1 from the image as onnxruntime and PyTorch do', async () => {
+    expect(native.stages).toContain(1);
+    const image = ref('image');
+    const run = native.newRun();
+    await native.importState(run, 0, { features: [image.data as Float32Array], shapes: [[image.dims[1]!, image.dims[2]!, image.dims[3]!]] });
+    const got = await native.runStage(run, 1, 1, true);
+    expect(equalShare(new ort.Tensor('uint8', got.labels, [got.labels.length]), ref('stage1.labels'))).toBeGreaterThanOrEqual(0.9999);
+    expect(maxDiff(got.confidence, ref('stage1.confidence').data as Float32Array)).toBeLessThan(1e-4);
+    const state = await native.exportState(run);
+    expect(maxDiff(state.logits, ref('stage1.logits').data as Float32Array)).toBeLessThan(1e-4);
+    expect(maxDiff(state.features[0]!, ref('stage1.feat0').data as Float32Array)).toBeLessThan(1e-4);
+    // and stage 2 goes on from there without leaving the executor
+    const threshold = (ref('threshold').data as Float32Array)[0]!;
+    const next = await native.runStage(run, 2, threshold, true);
+    expect(next.computed).toEqual(Array.from(ref('stage2.computed').data as BigInt64Array, Number));
+  });
+
   it('reproduces the references stage by stage, and chained from stage 1', async () => {
     const threshold = (ref('threshold').data as Float32Array)[0]!;
     for (const k of [2, 3, 4]) {
