@@ -166,17 +166,22 @@ describe('WS /v1/stream', () => {
   });
 
   it('refuses a frame id still in flight and lets the first frame finish', async () => {
-    const c = await connect(t.ws);
-    c.ws.send(frame(70, { threshold: 1 }));
-    await c.next((m) => m.frame_id === 70 && m.type === 'exit');
+    const gated = gatedEngine(engine); // frame 70 holds before its first stage until the test lets it go
+    const s = await startTestServer(gated.engine);
+    const c = await connect(s.ws);
+    c.ws.send(frame(70));
+    await gated.started;
     c.ws.send(frame(70));
     const refused = await c.next((m) => m.frame_id === 70 && m.type === 'error');
     expect(refused.code).toBe('FRAME_ID_REUSED');
+    gated.open();
     expect((await c.next((m) => m.frame_id === 70 && m.type === 'exit' && m.stop != null)).stop).toBe('final_exit');
+    expect(c.messages.filter((m) => m.frame_id === 70 && m.type === 'exit').map((m) => m.exit)).toEqual([1, 2, 3, 4]);
     // once answered, the id is free again
     c.ws.send(frame(70, { max_exit: 1 }));
     await c.next((m) => m.frame_id === 70 && m.stop === 'max_exit');
     c.ws.close();
+    await s.close();
   });
 
   it('refuses frame-size label maps above the output pixel bound', async () => {
