@@ -1,26 +1,28 @@
 // npm run bench:stages -- [--bundle DIR] [--images N] [--repeats R] [--threads T] [--json]
-//                         [--write-crossover]
+//                         [--write-crossover] [--profile]
 //
-// Times every stage of a bundle in each of its forms (dense-masked, sparse, plain) at computed
-// shares 100/75/50/25/10%, then the whole four-exit run on the synthetic test split with CA on
-// (the bundle's threshold) and CA off, and prints counted GFLOPs saved, wall-clock saved and
-// the share of the counted saving that became real, and how the CA masks of that run are laid
-// out (computed share, rows, bounding box, active 8x8 and 16x16 tiles). --write-crossover records, per stage with
-// a sparse form, the computed share below which that form was faster.
+// Times every stage of a bundle in each of its forms (dense-masked, plain, sparse head, native
+// executor) at computed shares 100/75/50/25/10%, then the whole four-exit run on the synthetic
+// test split with CA on (the bundle's threshold) and CA off, interleaved, and prints counted
+// GFLOPs saved, wall-clock saved and the share of the counted saving that became real, and how
+// the CA masks are laid out. --write-crossover records the measured times per form in the
+// bundle's crossovers.json (for this provider), from which the engine picks a form per stage.
+// --profile adds where the native executor's time goes per stage (op kind and resolution).
 
-import { readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { availableParallelism, cpus } from 'node:os';
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { readManifest, type BundleManifest } from '../src/bundle/manifest.js';
-import { maskGeometry, meanGeometry, type MaskGeometry } from '../src/eval/mask-geometry.js';
+import { writeCrossovers, type ProviderCrossovers } from '../src/bundle/crossovers.js';
 import { DEFAULT_BUNDLE } from '../src/bundle/default-bundle.js';
+import { loadBundle, type LoadedBundle } from '../src/bundle/load-bundle.js';
 import { AnytimeEngine } from '../src/engine/anytime-engine.js';
-import { prepareFrame } from '../src/image/preprocess.js';
+import { maskGeometry, meanGeometry } from '../src/eval/mask-geometry.js';
+import { syntheticSplit } from '../src/eval/synthetic-split.js';
+import { nativeImportOf } from '../src/native/native-executor.js';
 import { Progress } from '../src/progress.js';
-import { createSession, floatTensor, releaseSession, type Feeds, type LoadedSession } from '../src/runtime/onnx.js';
-import { SPLIT_SEED_BASE } from '../src/synth/cityscapes-layout.js';
-import { generateScene } from '../src/synth/generate.js';
+import { crossover, stageChain, timeStageForms, type FormTiming, type StageChain } from './bench/stage-forms.js';
+import { round } from './bench/stats.js';
 
 const SHARES = [1, 0.75, 0.5, 0.25, 0.1] as const;
 
@@ -31,16 +33,19 @@ const Options = z.object({
   threads: z.coerce.number().int().min(0).max(256),
   json: z.boolean(),
   writeCrossover: z.boolean(),
+  profile: z.boolean(),
 });
+type Options = z.infer<typeof Options>;
 
-const opts = (() => {
+function parseOptions(): Options {
   const program = new Command()
     .option('--bundle <dir>', 'model bundle', DEFAULT_BUNDLE)
-    .option('--images <n>', 'synthetic test images', '50')
+    .option('--images <n>', 'synthetic test images', '30')
     .option('--repeats <n>', 'timed runs per stage, form and share', '5')
     .option('--threads <n>', 'threads per operator (0 = all cores)', '0')
     .option('--json', 'print one JSON object', false)
-    .option('--write-crossover', 'record measured crossovers in the manifest', false)
+    .option('--write-crossover', 'record the measured form times in the bundle\'s crossovers.json', false)
+    .option('--profile', 'where the native executor\'s time goes', false)
     .parse();
   const parsed = Options.safeParse(program.opts());
   if (!parsed.success) {
@@ -48,191 +53,176 @@ const opts = (() => {
     process.exit(2);
   }
   return parsed.data;
-})();
-
-type Form = 'masked' | 'sparse' | 'plain';
-
-interface StageTiming {
-  stage: number;
-  share: number;
-  dense_ms: number;
-  sparse_ms: number | null;
-  plain_ms: number | null;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function quantile(values: Float32Array, q: number): number {
-  const sorted = Float32Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-async function stageInputs(manifest: BundleManifest, sessions: LoadedSession[], images: Float32Array[]): Promise<Feeds[][]> {
-  // per image, the feeds of stages 1..4 along the CA run at the bundle's threshold
-  const threshold = floatTensor(Float32Array.of(manifest.threshold), [1]);
-  const all: Feeds[][] = [];
-  for (const image of images) {
-    let feeds: Feeds = { image: floatTensor(image, [1, 3, manifest.input.height, manifest.input.width]) };
-    const perStage: Feeds[] = [];
-    for (let k = 0; k < 4; k++) {
-      perStage.push(feeds);
-      const out = await sessions[k]!.session.run(feeds);
-      const next: Feeds = { logits_in: out.logits!, threshold, confidence_in: out.confidence! };
-      for (const [name, tensor] of Object.entries(out)) if (name.startsWith('feat')) next[name.replace('feat', 'feat_in')] = tensor;
-      feeds = next;
-    }
-    all.push(perStage);
-  }
-  return all;
-}
-
-async function timeRun(session: LoadedSession, feeds: Feeds, repeats: number): Promise<number> {
-  const input = Object.fromEntries(session.session.inputNames.map((n) => [n, feeds[n]!]));
-  await session.session.run(input);
-  const times: number[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const started = performance.now();
-    await session.session.run(input);
-    times.push(performance.now() - started);
-  }
-  return median(times);
-}
-
-async function main(): Promise<void> {
-  const dir = resolve(opts.bundle);
-  const manifest = await readManifest(dir);
-  const { input } = manifest;
-  const images: Float32Array[] = [];
-  for (let i = 0; i < opts.images; i++) {
-    const scene = generateScene(SPLIT_SEED_BASE.test + i, { height: input.height, width: input.width });
-    images.push((await prepareFrame({ kind: 'raw', bytes: scene.image, width: scene.width, height: scene.height, channels: 3 }, input)).data);
-  }
-
-  // 1. each stage and form at fixed computed shares
-  const forms: Record<Form, (LoadedSession | null)[]> = { masked: [], sparse: [], plain: [] };
-  for (const stage of manifest.stages) {
-    const open = async (file?: string) => (file ? createSession(join(dir, file), { provider: 'cpu', threads: opts.threads }) : null);
-    forms.masked.push(await open(stage.file));
-    forms.sparse.push(await open(stage.sparse_file));
-    forms.plain.push(await open(stage.plain_file));
-  }
-  const allInputs = await stageInputs(manifest, forms.masked as LoadedSession[], images);
-  const masks: Array<{ stage: number } & MaskGeometry> = [];
-  for (let k = 2; k <= 4; k++) {
-    const geometry = allInputs.map((perStage) => {
-      const confidence = perStage[k - 1]!.confidence_in!;
-      const [, h, w] = confidence.dims as number[];
-      return maskGeometry(confidence.data as Float32Array, h!, w!, manifest.threshold);
-    });
-    const mean = meanGeometry(geometry);
-    masks.push({
-      stage: k,
-      computed: round(mean.computed, 3),
-      rows: round(mean.rows, 3),
-      bbox: round(mean.bbox, 3),
-      tiles8: round(mean.tiles8, 3),
-      tiles16: round(mean.tiles16, 3),
-    });
-  }
-  const inputs = allInputs.slice(0, 10);
-  const timings: StageTiming[] = [];
+async function formTimings(bundle: LoadedBundle, chains: StageChain[], repeats: number): Promise<FormTiming[]> {
+  const timings: FormTiming[] = [];
   const progress = new Progress('bench stages', 3 * SHARES.length);
   for (let k = 2; k <= 4; k++) {
     for (const share of SHARES) {
-      const sample: Record<Form, number[]> = { masked: [], sparse: [], plain: [] };
-      for (const perStage of inputs) {
-        const feeds = { ...perStage[k - 1]! };
-        // the threshold at which `share` of this input's pixels are still unconfident
-        const confidence = feeds.confidence_in!.data as Float32Array;
-        feeds.threshold = floatTensor(Float32Array.of(share >= 1 ? 1 : quantile(confidence, share)), [1]);
-        for (const form of ['masked', 'sparse'] as const) {
-          const session = forms[form][k - 1];
-          if (session) sample[form].push(await timeRun(session, feeds, opts.repeats));
-        }
-        const plain = forms.plain[k - 1];
-        if (plain && share >= 1) sample.plain.push(await timeRun(plain, feeds, opts.repeats));
-      }
-      timings.push({
-        stage: k,
-        share,
-        dense_ms: round(median(sample.masked)),
-        sparse_ms: sample.sparse.length ? round(median(sample.sparse)) : null,
-        plain_ms: sample.plain.length ? round(median(sample.plain)) : null,
-      });
+      timings.push(await timeStageForms(bundle, chains, k, share, repeats));
       progress.tick();
     }
   }
-  await Promise.all(Object.values(forms).flat().filter((s): s is LoadedSession => s !== null).map(releaseSession));
+  return timings;
+}
 
-  // 2. crossovers: the largest measured share at which the sparse form beat dense-masked
-  const crossovers: Record<number, number> = {};
+/** The times the engine chooses from: a native stage 2 always takes over from onnxruntime's stage 1. */
+function crossoverTable(bundle: LoadedBundle, timings: FormTiming[], threads: number): ProviderCrossovers {
+  const stages: ProviderCrossovers['stages'] = {};
   for (let k = 2; k <= 4; k++) {
-    const rows = timings.filter((t) => t.stage === k && t.sparse_ms !== null);
-    if (!rows.length) continue;
-    const winning = rows.filter((t) => t.sparse_ms! < t.dense_ms).map((t) => t.share);
-    crossovers[k] = winning.length ? Math.max(...winning) : 0;
+    const rows = timings.filter((t) => t.stage === k);
+    const forms = [...new Set(rows.flatMap((r) => Object.keys(r.ms)))] as (keyof FormTiming['ms'])[];
+    stages[String(k)] = {
+      shares: rows.map((r) => r.share),
+      ms: Object.fromEntries(forms.map((f) => [f, rows.map((r) => {
+        const ms = r.ms[f];
+        if (ms === undefined) return null;
+        return round(f === 'native' && k === 2 ? ms + (r.native_import_ms ?? 0) : ms, 3);
+      })])),
+    };
   }
-  if (opts.writeCrossover) {
-    const path = join(dir, 'manifest.json');
-    const json = JSON.parse(await readFile(path, 'utf8'));
-    for (const [k, share] of Object.entries(crossovers)) json.stages[Number(k) - 1].sparse_crossover = share;
-    await writeFile(path, JSON.stringify(json, null, 1) + '\n');
-  }
+  return {
+    measured_at: new Date().toISOString(),
+    machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores`,
+    threads: threads || availableParallelism(),
+    native_isa: bundle.native?.isa ?? null,
+    stages,
+  };
+}
 
-  // 3. the whole four-exit run, CA on (bundle threshold, forms chosen by the engine) vs off
-  const engine = await AnytimeEngine.load(dir, { provider: 'cpu', threads: opts.threads });
+async function wholeRuns(engine: AnytimeEngine, images: Float32Array[], threshold: number, repeats: number) {
   const totals = { on: { ms: 0, gflops: 0 }, off: { ms: 0, gflops: 0 } };
-  const runProgress = new Progress('bench runs', images.length);
+  const progress = new Progress('bench runs', images.length);
   for (const image of images) {
-    for (const [key, threshold] of [['on', manifest.threshold], ['off', 1]] as const) {
-      for (let r = 0; r < opts.repeats; r++) {
+    for (let r = 0; r < repeats; r++) {
+      for (const [key, t] of [['on', threshold], ['off', 1]] as const) {
         const started = performance.now();
         let gflops = 0;
-        for await (const result of engine.run(image, { budget: { threshold } })) gflops = result.cumulativeGflops;
+        for await (const result of engine.run(image, { budget: { threshold: t } })) gflops = result.cumulativeGflops;
         totals[key].ms += performance.now() - started;
         totals[key].gflops += gflops;
       }
     }
-    runProgress.tick();
+    progress.tick();
   }
+  const runs = images.length * repeats;
+  return { on: { ms: totals.on.ms / runs, gflops: totals.on.gflops / runs }, off: { ms: totals.off.ms / runs, gflops: totals.off.gflops / runs } };
+}
+
+/** Per native stage: ms by op kind and output size, and the mask, needed-set and merge phases. */
+async function nativeProfile(bundle: LoadedBundle, chains: StageChain[], threshold: number, repeats: number) {
+  const native = bundle.native;
+  if (!native) return null;
+  native.setProfiling(true);
+  for (const chain of chains) {
+    for (let r = 0; r < repeats; r++) {
+      const run = native.newRun();
+      await native.importState(run, 1, nativeImportOf(chain[0]!));
+      for (let k = 2; k <= 4; k++) await native.runStage(run, k, threshold, k < 4);
+    }
+  }
+  const report = native.stages.map((k) => {
+    const program = native.program(k);
+    const timing = native.profile(k);
+    const runs = timing[program.ops.length]!.calls || 1;
+    const groups = new Map<string, number>();
+    program.ops.forEach((op, i) => {
+      const shape = program.tensors[op.out]!;
+      const key = op.op === 'conv' ? `conv ${op.kernel}x${op.kernel}/${op.stride} ${op.cin}->${op.cout} @${shape[1]}x${shape[2]}` : `${op.op} @${shape[1]}x${shape[2]}`;
+      groups.set(key, (groups.get(key) ?? 0) + timing[i]!.ms / runs);
+    });
+    const phases = ['masks', 'needed', 'merge'].map((name, j) => [name, round(timing[program.ops.length + j]!.ms / runs, 3)]);
+    return {
+      stage: k,
+      ms: round([...groups.values()].reduce((a, b) => a + b, 0) + phases.reduce((a, [, ms]) => a + (ms as number), 0), 3),
+      phases: Object.fromEntries(phases),
+      ops: [...groups.entries()].sort((a, b) => b[1] - a[1]).map(([op, ms]) => ({ op, ms: round(ms, 3) })),
+    };
+  });
+  native.setProfiling(false);
+  return report;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions();
+  const dir = resolve(opts.bundle);
+  const bundle = await loadBundle(dir, { threads: opts.threads });
+  const { manifest } = bundle;
+  const images: Float32Array[] = [];
+  for await (const scene of syntheticSplit(manifest.input, 'test', opts.images)) images.push(scene.input);
+  const chains: StageChain[] = [];
+  for (const image of images) chains.push(await stageChain(bundle, image, manifest.threshold));
+
+  const masks = [2, 3, 4].map((k) => {
+    const mean = meanGeometry(chains.map((chain) => {
+      const confidence = chain[k - 2]!.confidence!;
+      const [, h, w] = confidence.dims as number[];
+      return maskGeometry(confidence.data as Float32Array, h!, w!, manifest.threshold);
+    }));
+    return { stage: k, computed: round(mean.computed, 3), rows: round(mean.rows, 3), bbox: round(mean.bbox, 3), tiles8: round(mean.tiles8, 3), tiles16: round(mean.tiles16, 3) };
+  });
+
+  const timings = await formTimings(bundle, chains.slice(0, 10), opts.repeats);
+  const table = crossoverTable(bundle, timings, opts.threads);
+  if (opts.writeCrossover) await writeCrossovers(dir, bundle.provider, table);
+  const profile = opts.profile ? await nativeProfile(bundle, chains.slice(0, 10), manifest.threshold, opts.repeats) : null;
+  await bundle.close();
+
+  // the whole four-exit run, forms chosen by the engine from the (new) crossovers
+  const engine = await AnytimeEngine.load(dir, { provider: 'cpu', threads: opts.threads });
+  const runs = await wholeRuns(engine, images, manifest.threshold, opts.repeats);
+  const forms = [] as string[][];
+  for await (const r of engine.run(images[0]!)) (forms[0] ??= []).push(r.form);
   await engine.close();
-  const counted = 1 - totals.on.gflops / totals.off.gflops;
-  const wallclock = 1 - totals.on.ms / totals.off.ms;
-  const runs = images.length * opts.repeats;
+
+  const counted = 1 - runs.on.gflops / runs.off.gflops;
+  const wallclock = 1 - runs.on.ms / runs.off.ms;
+  const crossovers = Object.fromEntries([2, 3, 4].map((k) => [k, { sparse: crossover(timings, k, 'sparse'), native: crossover(timings, k, 'native') }]));
   const report = {
     bundle: manifest.name,
     images: images.length,
     threshold: manifest.threshold,
-    ca_ms: round(totals.on.ms / runs),
-    ca_off_ms: round(totals.off.ms / runs),
+    provider: bundle.provider,
+    native: bundle.native ? { isa: bundle.native.isa, threads: bundle.native.threads } : { unavailable: bundle.nativeUnavailable },
+    forms_on_first_image: forms[0],
+    ca_ms: round(runs.on.ms),
+    ca_off_ms: round(runs.off.ms),
     counted_saving: round(counted, 3),
     wallclock_saving: round(wallclock, 3),
     realized_ratio: counted > 0 ? round(wallclock / counted, 3) : null,
     crossovers,
     masks,
-    stages: timings,
+    stages: timings.map((t) => ({
+      stage: t.stage,
+      share: t.share,
+      dense_ms: t.ms.masked === undefined ? null : round(t.ms.masked),
+      sparse_ms: t.ms.sparse === undefined ? null : round(t.ms.sparse),
+      plain_ms: t.ms.plain === undefined ? null : round(t.ms.plain),
+      native_ms: t.ms.native === undefined ? null : round(t.ms.native),
+      native_import_ms: t.native_import_ms === null ? null : round(t.native_import_ms),
+    })),
+    ...(profile ? { native_profile: profile } : {}),
   };
   if (opts.json) {
     console.log(JSON.stringify(report));
     return;
   }
-  console.log(`${report.bundle}: CA ${report.threshold} ${report.ca_ms} ms vs CA off ${report.ca_off_ms} ms per frame (${report.images} images)`);
+  console.log(`${report.bundle}: CA ${report.threshold} ${report.ca_ms} ms vs CA off ${report.ca_off_ms} ms per frame (${report.images} images, forms ${report.forms_on_first_image?.join('/')})`);
   console.log(`counted GFLOPs saved ${(100 * counted).toFixed(1)}%, wall-clock saved ${(100 * wallclock).toFixed(1)}%, realized ${report.realized_ratio}`);
-  console.log('| stage | share | dense-masked ms | sparse ms | plain ms |');
-  console.log('|---|---|---|---|---|');
-  for (const t of timings) console.log(`| ${t.stage} | ${t.share} | ${t.dense_ms} | ${t.sparse_ms ?? '-'} | ${t.plain_ms ?? '-'} |`);
+  console.log('| stage | share | dense-masked ms | sparse ms | plain ms | native ms (import) |');
+  console.log('|---|---|---|---|---|---|');
+  for (const t of report.stages) console.log(`| ${t.stage} | ${t.share} | ${t.dense_ms ?? '-'} | ${t.sparse_ms ?? '-'} | ${t.plain_ms ?? '-'} | ${t.native_ms ?? '-'}${t.native_import_ms !== null ? ` (${t.native_import_ms})` : ''} |`);
   console.log(`masks at threshold ${report.threshold} (1/4 resolution, mean over ${report.images} images)`);
   console.log('| stage | computed | rows with any | bounding box | active 8x8 tiles | active 16x16 tiles |');
   console.log('|---|---|---|---|---|---|');
   for (const m of masks) console.log(`| ${m.stage} | ${m.computed} | ${m.rows} | ${m.bbox} | ${m.tiles8} | ${m.tiles16} |`);
-}
-
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
+  if (profile) {
+    for (const p of profile) {
+      console.log(`native stage ${p.stage}: ${p.ms} ms profiled; ${Object.entries(p.phases).map(([n, ms]) => `${n} ${ms}`).join(', ')}`);
+      for (const o of p.ops.slice(0, 8)) console.log(`  ${o.ms.toFixed(3)} ms  ${o.op}`);
+    }
+  }
 }
 
 await main();

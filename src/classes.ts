@@ -1,5 +1,10 @@
-// The 19 Cityscapes evaluation classes (trainIds 0-18) with their palette colours.
-// Shared by the scene generator, the engine's outputs and the server's /v1/models.
+// The 19 Cityscapes evaluation classes (trainIds 0-18) with their palette colours, read from
+// models/cityscapes-classes.json: the one list the scene generator, the export (which copies
+// it into each bundle's manifest) and the outputs share. Colouring takes a bundle's own
+// classes, so a bundle trained on other classes is drawn in its colours.
+
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 
 export interface SegmentationClass {
   readonly id: number;
@@ -9,27 +14,15 @@ export interface SegmentationClass {
 
 export const IGNORE_LABEL = 255;
 
-export const CITYSCAPES_CLASSES: readonly SegmentationClass[] = Object.freeze([
-  { id: 0, name: 'road', color: [128, 64, 128] },
-  { id: 1, name: 'sidewalk', color: [244, 35, 232] },
-  { id: 2, name: 'building', color: [70, 70, 70] },
-  { id: 3, name: 'wall', color: [102, 102, 156] },
-  { id: 4, name: 'fence', color: [190, 153, 153] },
-  { id: 5, name: 'pole', color: [153, 153, 153] },
-  { id: 6, name: 'traffic light', color: [250, 170, 30] },
-  { id: 7, name: 'traffic sign', color: [220, 220, 0] },
-  { id: 8, name: 'vegetation', color: [107, 142, 35] },
-  { id: 9, name: 'terrain', color: [152, 251, 152] },
-  { id: 10, name: 'sky', color: [70, 130, 180] },
-  { id: 11, name: 'person', color: [220, 20, 60] },
-  { id: 12, name: 'rider', color: [255, 0, 0] },
-  { id: 13, name: 'car', color: [0, 0, 142] },
-  { id: 14, name: 'truck', color: [0, 0, 70] },
-  { id: 15, name: 'bus', color: [0, 60, 100] },
-  { id: 16, name: 'train', color: [0, 80, 100] },
-  { id: 17, name: 'motorcycle', color: [0, 0, 230] },
-  { id: 18, name: 'bicycle', color: [119, 11, 32] },
-] as const);
+const ClassList = z.array(z.object({
+  id: z.number().int().min(0).max(254),
+  name: z.string().min(1),
+  color: z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255), z.number().int().min(0).max(255)]),
+}));
+
+export const CITYSCAPES_CLASSES: readonly SegmentationClass[] = Object.freeze(
+  ClassList.parse(JSON.parse(readFileSync(new URL('../models/cityscapes-classes.json', import.meta.url), 'utf8'))),
+);
 
 /** Class ids by name, for readable scene code. */
 export const CLASS = Object.freeze({
@@ -38,15 +31,34 @@ export const CLASS = Object.freeze({
   truck: 14, bus: 15, train: 16, motorcycle: 17, bicycle: 18,
 } as const);
 
-/** Palette colours of a label map: RGB interleaved, ignore painted black. */
-export function colorizeLabels(labels: Uint8Array): Uint8Array {
+/** Colours by class id: `rgb` holds 3 bytes per id, `known[id]` is 1 where a class has that id. */
+export interface Palette {
+  readonly rgb: Uint8Array;
+  readonly known: Uint8Array;
+}
+
+/** The palette of a class list (a bundle's manifest.classes); ids without a class stay black. */
+export function paletteOf(classes: readonly { id: number; color: readonly number[] }[]): Palette {
+  const rgb = new Uint8Array(256 * 3);
+  const known = new Uint8Array(256);
+  for (const cls of classes) {
+    rgb.set(cls.color.slice(0, 3), cls.id * 3);
+    known[cls.id] = 1;
+  }
+  return { rgb, known };
+}
+
+export const CITYSCAPES_PALETTE: Palette = paletteOf(CITYSCAPES_CLASSES);
+
+/** Palette colours of a label map: RGB interleaved. */
+export function colorizeLabels(labels: Uint8Array, palette: Palette = CITYSCAPES_PALETTE): Uint8Array {
   const out = new Uint8Array(labels.length * 3);
+  const { rgb } = palette;
   for (let i = 0; i < labels.length; i++) {
-    const cls = CITYSCAPES_CLASSES[labels[i]!];
-    if (!cls) continue;
-    out[i * 3] = cls.color[0];
-    out[i * 3 + 1] = cls.color[1];
-    out[i * 3 + 2] = cls.color[2];
+    const p = labels[i]! * 3;
+    out[i * 3] = rgb[p]!;
+    out[i * 3 + 1] = rgb[p + 1]!;
+    out[i * 3 + 2] = rgb[p + 2]!;
   }
   return out;
 }

@@ -69,8 +69,8 @@ engineOptions(program.command('segment').argument('<image>', 'JPEG, PNG or WebP 
       }
       const last = results.at(-1)!;
       const full = resizeLabels(last, frame.frameWidth, frame.frameHeight);
-      if (flags.out) await writeFile(flags.out, await encodeLabelPng(full, flags.palette ? 'palette' : 'grayscale'));
-      if (flags.overlay) await writeFile(flags.overlay, await overlayPng(bytes, full));
+      if (flags.out) await writeFile(flags.out, await encodeLabelPng(full, flags.palette ? 'palette' : 'grayscale', engine.palette));
+      if (flags.overlay) await writeFile(flags.overlay, await overlayPng(bytes, full, engine.palette));
       if (flags.json) {
         console.log(JSON.stringify({
           image, width: frame.frameWidth, height: frame.frameHeight, provider: engine.provider,

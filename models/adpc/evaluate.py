@@ -6,7 +6,7 @@ the predictions, at label resolution, two ways: `miou` from logits upsampled bil
 (the paper's protocol) and `miou_label_map` from the 1/4-resolution argmax scaled up by
 nearest (what the engine returns, so `adpc eval` compares with this one).
 
-    python -m models.adpc.evaluate --checkpoint models/checkpoints/default.pt \
+    python -m models.adpc.evaluate --checkpoint models/checkpoints/default/model.pt \
         --data data/synth --split test --threshold 0.99 --json eval.json
 """
 from __future__ import annotations
@@ -23,16 +23,8 @@ import torch.nn.functional as F
 
 from .data import IGNORE, NUM_CLASSES, InMemorySplit, normalise, progress
 from .flops import conv_costs, counted_gflops, dense_gflops, exit_gflops
-from .network import ADPCNet, build_model
-
-
-def load_checkpoint(path: str | Path) -> ADPCNet:
-    state = torch.load(path, map_location="cpu")
-    if "arch" not in state or "model" not in state:
-        raise ValueError(f"{path}: not a checkpoint of this project (needs 'arch' and 'model')")
-    model = build_model(state["arch"])
-    model.load_state_dict(state["model"], strict=True)
-    return model.eval()
+from . import checkpoint
+from .network import ADPCNet
 
 
 def confusion(pred: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
@@ -99,14 +91,14 @@ def run_split(model: ADPCNet, data: InMemorySplit, threshold: Optional[float],
     return {"threshold": threshold, "exits": exits, "seconds": round(time.time() - started, 1)}
 
 
-def evaluate(checkpoint: str, data_root: str, split: str, thresholds: Sequence[float],
+def evaluate(checkpoint_path: str, data_root: str, split: str, thresholds: Sequence[float],
              count: Optional[int] = None, batch: int = 8) -> Dict:
-    model = load_checkpoint(checkpoint)
+    model = checkpoint.load(checkpoint_path).network()
     data = InMemorySplit(data_root, split, limit=count)
     h, w = data.images.shape[1:3]
     costs = conv_costs(model, h, w)
     result = {
-        "checkpoint": str(checkpoint),
+        "checkpoint": str(checkpoint_path),
         "arch": model.arch.name,
         "split": split,
         "images": len(data),

@@ -29,6 +29,7 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
+from . import checkpoint
 from .data import IGNORE, NUM_CLASSES, InMemorySplit
 from .network import build_model
 
@@ -141,11 +142,11 @@ def exit_losses(logits, labels, weights, cfg: TrainConfig):
     return losses
 
 
-def save_checkpoint(path: Path, model, optimizer, step: int, cfg: TrainConfig, extra=None):
-    tmp = path.with_suffix(".tmp")
-    torch.save({"arch": cfg.arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "step": step, "config": asdict(cfg), **(extra or {})}, tmp)
-    tmp.replace(path)
+def save_checkpoint(path: Path, model, cfg: TrainConfig, input_size, optimizer=None,
+                    step=None) -> None:
+    checkpoint.save(path, checkpoint.Checkpoint(
+        arch=cfg.arch, input_size=input_size, model=model.state_dict(), config=asdict(cfg),
+        step=step, optimizer=None if optimizer is None else optimizer.state_dict()))
 
 
 def write_config(out: Path, cfg: TrainConfig) -> None:
@@ -182,14 +183,17 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                                 lr=cfg.lr, momentum=cfg.momentum)
     start = 0
     last = out / "last.pt"
+    input_size = tuple(int(v) for v in data.images.shape[1:3])
     if resume and last.is_file():
-        state = torch.load(last, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start = state["step"]
+        state = checkpoint.load(last, map_location=device)
+        if state.step is None or state.optimizer is None:
+            raise ValueError(f"{last}: not a resumable checkpoint (no step or optimizer state)")
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+        start = state.step
         print(f"resumed from {last} at step {start}", flush=True)
     elif cfg.init:
-        model.load_state_dict(torch.load(cfg.init, map_location=device)["model"])
+        model.load_state_dict(checkpoint.load(cfg.init, map_location=device).model)
         print(f"initialised from {cfg.init}", flush=True)
 
     rng = random.Random(cfg.seed + start)
@@ -250,10 +254,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                   f"{per_step:.2f}s/step eta {eta / 60:.1f}min", flush=True)
             window = []
         if done % cfg.checkpoint_every == 0 or done == cfg.iters:
-            save_checkpoint(last, model, optimizer, done, cfg)
+            save_checkpoint(last, model, cfg, input_size, optimizer, done)
             write_config(out, cfg)  # a budget may have changed iters; --resume reads it here
     final = out / "final.pt"
-    torch.save({"arch": cfg.arch, "model": model.state_dict(), "config": asdict(cfg)}, final)
+    save_checkpoint(final, model, cfg, input_size)
     print(f"saved {final}", flush=True)
     return final
 

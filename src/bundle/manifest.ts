@@ -1,4 +1,6 @@
-// The bundle contract written by models/adpc/export.py: manifest.json read and validated.
+// The bundle contract written by models/adpc/bundle.py (docs/BUNDLE.md): manifest.json read
+// and validated. Every object is strict: a field this engine does not know is an error, not
+// something silently dropped, and docs/bundle.schema.json is generated from these schemas.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,38 +8,75 @@ import { z } from 'zod';
 import { AdpcError } from '../errors.js';
 
 export const BUNDLE_FORMAT = 'adpc-bundle';
-export const BUNDLE_VERSION = 1;
+export const BUNDLE_VERSION = 2;
 
-const TensorSpec = z.object({
+const TensorSpec = z.strictObject({
   name: z.string().min(1),
   dtype: z.enum(['float32', 'uint8', 'int64']),
   shape: z.array(z.number().int().nonnegative()),
 });
 
-const Stage = z.object({
+const Resolution = z.tuple([z.number().int().positive(), z.number().int().positive()]);
+
+const Stage = z.strictObject({
   index: z.number().int().min(1).max(4),
+  /** The dense-masked graph: ADP-C's reference form. */
   file: z.string().min(1),
   inputs: z.array(TensorSpec).min(1),
   outputs: z.array(TensorSpec).min(1),
   dense_gflops: z.number().nonnegative(),
   gflops_by_resolution: z.record(z.string(), z.number().nonnegative()),
-  masked_resolutions: z.array(z.tuple([z.number().int().positive(), z.number().int().positive()])),
-  masked_conv_gflops: z.array(z.object({ gflops: z.number().nonnegative(), fill_channels: z.number().int().nonnegative() })),
+  /** Output sizes of the stage's masked convs, largest first: the order of `computed`. */
+  masked_resolutions: z.array(Resolution),
+  masked_conv_gflops: z.array(z.strictObject({ gflops: z.number().nonnegative(), fill_channels: z.number().int().nonnegative() })),
   unmasked_gflops: z.number().nonnegative(),
-  /** CA off (threshold >= 1): the same stage with plain convolutions, no masking work. */
+  /** CA off (every position computed): plain convolutions, no masking work. */
   plain_file: z.string().min(1).optional(),
-  /** A form whose cost follows the computed positions, exact against the dense-masked one. */
+  /** Stage 4 with its final head run only at the computed positions. */
   sparse_file: z.string().min(1).optional(),
-  /** Computed share below which the sparse form is faster (measured by bench:stages). */
-  sparse_crossover: z.number().min(0).max(1).optional(),
 });
 
-const Manifest = z.object({
+const ExitScore = z.strictObject({
+  exit: z.number().int().min(1).max(4),
+  miou: z.number(),
+  miou_label_map: z.number(),
+  gflops: z.number(),
+  computed_share: z.number(),
+  class_iou: z.array(z.number().nullable()),
+});
+
+const EvaluationRun = z.strictObject({
+  threshold: z.number().nullable(),
+  exits: z.array(ExitScore),
+  seconds: z.number(),
+});
+
+/** What models/adpc/evaluate.py measured before the export. */
+const Evaluation = z.strictObject({
+  checkpoint: z.string(),
+  arch: z.string(),
+  split: z.string(),
+  images: z.number().int(),
+  height: z.number().int(),
+  width: z.number().int(),
+  dense_gflops: z.number(),
+  exit_gflops_dense: z.array(z.number()),
+  ca_off: EvaluationRun,
+  ca: z.array(EvaluationRun),
+});
+
+export const ManifestSchema = z.strictObject({
   format: z.literal(BUNDLE_FORMAT),
-  version: z.number().int(),
+  version: z.literal(BUNDLE_VERSION),
   name: z.string().min(1),
   arch: z.string().min(1),
-  input: z.object({
+  /** Where the weights came from: a project checkpoint (with its training config), an official one, or random weights (tests, timing). */
+  source: z.strictObject({
+    kind: z.enum(['checkpoint', 'official', 'random']),
+    path: z.string(),
+    config: z.record(z.string(), z.unknown()).optional(),
+  }),
+  input: z.strictObject({
     height: z.number().int().positive(),
     width: z.number().int().positive(),
     channels: z.literal(3),
@@ -47,18 +86,36 @@ const Manifest = z.object({
     mean: z.array(z.number()).length(3),
     std: z.array(z.number().positive()).length(3),
   }),
-  output: z.object({ height: z.number().int().positive(), width: z.number().int().positive(), stride: z.number().int().positive() }),
-  classes: z.array(z.object({ id: z.number().int().min(0).max(254), name: z.string(), color: z.array(z.number().int().min(0).max(255)).length(3) })).min(1),
+  output: z.strictObject({ height: z.number().int().positive(), width: z.number().int().positive(), stride: z.number().int().positive() }),
+  classes: z.array(z.strictObject({
+    id: z.number().int().min(0).max(254),
+    name: z.string(),
+    color: z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255), z.number().int().min(0).max(255)]),
+  })).min(1),
   threshold: z.number().gt(0).max(1),
+  flops_convention: z.string(),
   dense_gflops: z.number().nonnegative(),
   stages: z.array(Stage).length(4),
-  baseline: z.object({ file: z.string(), gflops: z.number().nonnegative() }),
-  evaluation: z.unknown().optional(),
+  /** The plain HRNet without exits: what a user would otherwise run. */
+  baseline: z.strictObject({ file: z.string(), gflops: z.number().nonnegative(), inputs: z.array(TensorSpec), outputs: z.array(TensorSpec) }),
+  /** The shared weights file every graph's external data and the native programs point into. */
+  weights: z.string().min(1),
+  /** Layer programs of the masked stages for the native executor (native.json). */
+  native: z.strictObject({ program: z.string().min(1), stages: z.array(z.number().int().min(2).max(4)) }).optional(),
+  /** PyTorch inputs and outputs for the exactness tests. */
+  reference: z.string().optional(),
+  evaluation: Evaluation.nullable(),
 });
 
-export type BundleManifest = z.infer<typeof Manifest>;
+export type BundleManifest = z.infer<typeof ManifestSchema>;
 export type StageManifest = z.infer<typeof Stage>;
 export type TensorSpec = z.infer<typeof TensorSpec>;
+export type BundleEvaluation = z.infer<typeof Evaluation>;
+
+/** JSON Schema of manifest.json (docs/bundle.schema.json is this, checked in tests). */
+export function manifestJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ManifestSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+}
 
 export async function readManifest(dir: string): Promise<BundleManifest> {
   const path = join(dir, 'manifest.json');
@@ -77,9 +134,9 @@ export async function readManifest(dir: string): Promise<BundleManifest> {
   const head = z.object({ format: z.string(), version: z.number() }).safeParse(json);
   if (head.success && head.data.format === BUNDLE_FORMAT && head.data.version !== BUNDLE_VERSION) {
     throw new AdpcError('BUNDLE_VERSION',
-      `${path}: bundle format version ${head.data.version}; this engine reads version ${BUNDLE_VERSION}`);
+      `${path}: bundle format version ${head.data.version}; this engine reads version ${BUNDLE_VERSION} (re-export it with npm run export)`);
   }
-  const parsed = Manifest.safeParse(json);
+  const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new AdpcError('BUNDLE_INVALID', `${path}: ${problems.join('; ')}`);

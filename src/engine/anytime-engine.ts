@@ -1,23 +1,33 @@
 // Runs a bundle exit by exit: stage 1 + exit 1, then each later stage (which applies
-// confidence adaptivity itself) while the budget allows. Tensors stay in onnxruntime
-// between stages; JavaScript only sees each exit's uint8 labels (and confidence if asked).
+// confidence adaptivity itself) while the budget allows. Each stage runs in the form that
+// is fastest at the share of positions it will compute (bundle/crossovers.ts): an
+// onnxruntime graph, or the native executor, whose features stay in its own memory between
+// its stages. JavaScript only sees each exit's uint8 labels and confidence.
 
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readManifest, type BundleManifest, type StageManifest, type TensorSpec } from '../bundle/manifest.js';
-import { AdpcError } from '../errors.js';
-import { createSession, floatTensor, releaseSession, type Feeds, type InferenceSessionMetadata, type LoadedSession, type ProviderName, type Tensor } from '../runtime/onnx.js';
+import { chooseForm, type StageForm } from '../bundle/crossovers.js';
+import { loadBundle, stageForms, type LoadedBundle } from '../bundle/load-bundle.js';
+import type { BundleManifest } from '../bundle/manifest.js';
+import { nextStageInputs } from '../bundle/stage-io.js';
+import { paletteOf, type Palette } from '../classes.js';
+import { nativeImportOf, type NativeRun } from '../native/native-executor.js';
+import { floatTensor, type Feeds, type ProviderName, type Tensor } from '../runtime/onnx.js';
 import type { Budget, StopReason } from './budget.js';
 import { sharesFromCounts, stageGflops } from './gflops.js';
 import { StageTimer } from './stage-timer.js';
+
+export type { StageForm } from '../bundle/crossovers.js';
 
 export const EXITS = 4;
 
 export interface EngineOptions {
   provider?: ProviderName;
   threads?: number;
-  /** Run each stage twice at load (all computed, little computed) to seed the time model. */
+  /** Run each stage in each form at load (all computed, little computed) to seed the time model. */
   warmup?: boolean;
+  /** Use the native executor for the masked stages when it is built (default true). */
+  native?: boolean;
+  /** Pin stages to forms (debugging, exactness checks): e.g. {2: 'masked'}. */
+  forms?: Partial<Record<2 | 3 | 4, StageForm>>;
   /** Receives load-time notes, such as the provider `auto` picked. */
   log?: (line: string) => void;
 }
@@ -36,20 +46,11 @@ export interface ExitResult {
   readonly cumulativeGflops: number;
   /** Share of 1/4-resolution positions this stage computed (1 for stage 1). */
   readonly computedShare: number;
-  /** Milliseconds in onnxruntime for this stage. */
+  /** Milliseconds this stage took (onnxruntime or the native executor). */
   readonly computeMs: number;
   readonly form: StageForm;
   /** Set on the last result of the frame: why the run ended there. */
   readonly stop: StopReason | null;
-}
-
-/** The graph a stage ran as: dense-masked (ADP-C's form), plain (CA off) or sparse. */
-export type StageForm = 'masked' | 'plain' | 'sparse';
-
-interface StageSessions {
-  readonly masked: LoadedSession;
-  readonly plain?: LoadedSession;
-  readonly sparse?: LoadedSession;
 }
 
 export interface RunOptions {
@@ -72,105 +73,60 @@ export interface EngineInfo {
   readonly threshold: number;
   readonly exitGflops: number[];
   readonly denseGflops: number;
+  /** The native executor: its instruction set and threads, or why it does not run. */
+  readonly native: { readonly isa: string; readonly threads: number } | { readonly unavailable: string };
 }
 
-type ValueMetadata = InferenceSessionMetadata[number];
+/** Where the previous stage left its outputs: onnxruntime tensors, or the native run state. */
+type Carried =
+  | { readonly kind: 'ort'; readonly outputs: Record<string, Tensor> }
+  | { readonly kind: 'native' };
 
-/** Every tensor the graph declares must have the manifest's dtype and shape. */
-function expectSpecs(file: string, declared: readonly ValueMetadata[], specs: readonly TensorSpec[]): void {
-  for (const value of declared) {
-    const spec = specs.find((t) => t.name === value.name);
-    if (!spec || !value.isTensor) continue;
-    const shape = value.shape.map(String).join('x');
-    if (value.type !== spec.dtype || shape !== spec.shape.join('x')) {
-      throw new AdpcError('BUNDLE_MISMATCH',
-        `${file}: tensor ${value.name} is ${value.type}[${shape}] in the graph, ${spec.dtype}[${spec.shape.join('x')}] in the manifest`);
-    }
-  }
-}
-
-function expectNames(what: string, file: string, actual: readonly string[], expected: readonly string[]): void {
-  const a = [...actual].sort().join(',');
-  const e = [...expected].sort().join(',');
-  if (a !== e) {
-    throw new AdpcError('BUNDLE_MISMATCH', `${file}: graph ${what} are [${a}], the manifest says [${e}]`);
-  }
+interface StageOutput {
+  readonly labels: Uint8Array;
+  readonly confidence: Float32Array;
+  readonly computed: ArrayLike<number | bigint> | null;
+  readonly carried: Carried;
 }
 
 export class AnytimeEngine {
   private readonly timers = new Map<string, StageTimer>();
+  readonly palette: Palette;
 
-  private constructor(
-    readonly dir: string,
-    readonly manifest: BundleManifest,
-    private readonly stages: StageSessions[],
-  ) {}
+  private constructor(private readonly bundle: LoadedBundle, private readonly pinned: EngineOptions['forms'] = {}) {
+    this.palette = paletteOf(bundle.manifest.classes);
+  }
 
   static async load(dir: string, options: EngineOptions = {}): Promise<AnytimeEngine> {
-    const manifest = await readManifest(dir);
-    const opened: LoadedSession[] = [];
-    const open = async (stage: StageManifest, fileName: string, exactInputs: boolean): Promise<LoadedSession> => {
-      const file = join(dir, fileName);
-      await access(file).catch((cause: unknown) => {
-        throw new AdpcError('BUNDLE_NOT_FOUND', `${file}: graph file of stage ${stage.index} is missing`, { cause });
-      });
-      const loaded = await createSession(file, {
-        // once a provider started for stage 1, the others must use the same one
-        provider: opened[0]?.provider ?? options.provider ?? 'cpu',
-        threads: options.threads,
-        log: opened.length === 0 ? options.log : undefined,
-      });
-      opened.push(loaded);
-      const expected = stage.inputs.map((t) => t.name);
-      const inputs = loaded.session.inputNames;
-      // a plain (CA off) graph may drop the inputs it does not use: threshold, logits_in
-      if (exactInputs || inputs.some((n) => !expected.includes(n))) expectNames('inputs', file, inputs, expected);
-      expectNames('outputs', file, loaded.session.outputNames, stage.outputs.map((t) => t.name));
-      expectSpecs(file, loaded.session.inputMetadata, stage.inputs);
-      expectSpecs(file, loaded.session.outputMetadata, stage.outputs);
-      return loaded;
-    };
-    const stages: StageSessions[] = [];
-    try {
-      for (const stage of manifest.stages) {
-        stages.push({
-          masked: await open(stage, stage.file, true),
-          ...(stage.plain_file ? { plain: await open(stage, stage.plain_file, false) } : {}),
-          ...(stage.sparse_file ? { sparse: await open(stage, stage.sparse_file, true) } : {}),
-        });
+    const bundle = await loadBundle(dir, options);
+    if (bundle.nativeUnavailable && options.native !== false) options.log?.(`native executor not used: ${bundle.nativeUnavailable}`);
+    for (const [k, form] of Object.entries(options.forms ?? {})) {
+      if (!stageForms(bundle, Number(k)).includes(form)) {
+        await bundle.close();
+        throw new RangeError(`stage ${k} has no ${form} form in this bundle or on this machine`);
       }
-    } catch (e) {
-      await Promise.all(opened.map(releaseSession));
-      throw e;
     }
-    const engine = new AnytimeEngine(dir, manifest, stages);
+    const engine = new AnytimeEngine(bundle, options.forms);
     if (options.warmup !== false) await engine.warmup();
     return engine;
   }
 
+  get manifest(): BundleManifest {
+    return this.bundle.manifest;
+  }
+
+  get dir(): string {
+    return this.bundle.dir;
+  }
+
   get provider(): string {
-    return this.stages[0]!.masked.provider;
-  }
-
-  /** Which graph runs stage k when `share` of its positions will be computed. */
-  private formFor(k: number, threshold: number, share: number): StageForm {
-    const sessions = this.stages[k - 1]!;
-    if (threshold >= 1 && sessions.plain) return 'plain';
-    const crossover = this.manifest.stages[k - 1]!.sparse_crossover;
-    if (sessions.sparse && crossover !== undefined && share < crossover) return 'sparse';
-    return 'masked';
-  }
-
-  private timer(k: number, form: StageForm): StageTimer {
-    const key = `${k}:${form}`;
-    let timer = this.timers.get(key);
-    if (!timer) this.timers.set(key, (timer = new StageTimer()));
-    return timer;
+    return this.bundle.provider;
   }
 
   info(): EngineInfo {
     const m = this.manifest;
     let total = 0;
+    const native = this.bundle.native;
     return {
       bundle: this.dir,
       name: m.name,
@@ -181,7 +137,23 @@ export class AnytimeEngine {
       threshold: m.threshold,
       exitGflops: m.stages.map((s) => (total += s.dense_gflops)),
       denseGflops: m.dense_gflops,
+      native: native ? { isa: native.isa, threads: native.threads } : { unavailable: this.bundle.nativeUnavailable ?? 'not available' },
     };
+  }
+
+  /** Which form runs stage k when `share` of its positions will be computed. */
+  private formFor(k: number, share: number, pinned: EngineOptions['forms']): StageForm {
+    if (k === 1) return 'masked';
+    const pin = pinned?.[k as 2 | 3 | 4];
+    if (pin && (pin !== 'plain' || share >= 1)) return pin;
+    return chooseForm(this.bundle.crossovers, k, share, stageForms(this.bundle, k));
+  }
+
+  private timer(k: number, form: StageForm): StageTimer {
+    const key = `${k}:${form}`;
+    let timer = this.timers.get(key);
+    if (!timer) this.timers.set(key, (timer = new StageTimer()));
+    return timer;
   }
 
   /** Seeds the time model: every form of every stage, computing everything and little. */
@@ -189,8 +161,11 @@ export class AnytimeEngine {
     const { height, width } = this.manifest.input;
     const zeros = new Float32Array(3 * height * width);
     for (const threshold of [1, 0.999999, 1e-6]) {
-      for (const forceForm of [undefined, 'sparse'] as const) {
-        for await (const result of this.execute(zeros, { budget: { threshold } }, forceForm)) void result;
+      for (const form of ['masked', 'plain', 'sparse', 'native'] as const) {
+        const forms = { 2: form, 3: form, 4: form };
+        if (![2, 3, 4].some((k) => stageForms(this.bundle, k).includes(form))) continue;
+        const pinned = Object.fromEntries(Object.entries(forms).filter(([k]) => stageForms(this.bundle, Number(k)).includes(form)));
+        for await (const result of this.execute(zeros, { budget: { threshold } }, pinned)) void result;
       }
     }
   }
@@ -201,53 +176,55 @@ export class AnytimeEngine {
    * fires between stages after a result was already handed out.
    */
   run(input: Float32Array, options: RunOptions = {}): AsyncGenerator<ExitResult, StopReason> {
-    return this.execute(input, options);
+    return this.execute(input, options, this.pinned);
   }
 
-  /** `forceForm` 'sparse' runs the sparse form wherever one exists (warm-up and tests). */
-  async *execute(input: Float32Array, options: RunOptions, forceForm?: 'sparse'): AsyncGenerator<ExitResult, StopReason> {
+  private async *execute(input: Float32Array, options: RunOptions, pinned: EngineOptions['forms']): AsyncGenerator<ExitResult, StopReason> {
     const m = this.manifest;
     const budget = options.budget ?? {};
     const threshold = budget.threshold ?? m.threshold;
     const maxExit = budget.max_exit ?? EXITS;
     const arrivedAt = options.arrivedAt ?? performance.now();
-    const thresholdTensor = floatTensor(Float32Array.of(threshold), [1]);
-    let feeds: Feeds = { image: floatTensor(input, [1, 3, m.input.height, m.input.width]) };
+    let carried: Carried = { kind: 'ort', outputs: { image: floatTensor(input, [1, 3, m.input.height, m.input.width]) } };
+    let nativeRun: NativeRun | null = null;
     let cumulative = 0;
     let expectedShare = 1;
 
     for (let k = 1; k <= EXITS; k++) {
       const stage = m.stages[k - 1]!;
       if (k > 1 && options.signal?.aborted) return 'cancelled';
-      const sessions = this.stages[k - 1]!;
-      const form = forceForm && sessions.sparse ? 'sparse' : k === 1 ? 'masked' : this.formFor(k, threshold, expectedShare);
-      const session = sessions[form]!.session;
+      const form = this.formFor(k, expectedShare, pinned);
       const release = await options.acquire?.(k);
       const started = performance.now();
-      let out;
+      let out: StageOutput;
       try {
-        out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]!])));
+        if (form === 'native') {
+          nativeRun ??= this.bundle.native!.newRun();
+          out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit);
+        } else {
+          out = await this.runOrt(k, form, carried, nativeRun, threshold);
+        }
       } finally {
         release?.();
       }
       const computeMs = performance.now() - started;
+      carried = out.carried;
 
-      const shares = k === 1 ? null : sharesFromCounts(stage, out.computed!.data as BigInt64Array);
+      const shares = out.computed === null ? null : sharesFromCounts(stage, out.computed);
       const share = shares?.[0] ?? 1;
       this.timer(k, form).observe(share, computeMs);
       const gflops = stageGflops(stage, shares);
       cumulative += gflops;
 
-      const confidence = out.confidence!;
-      expectedShare = shareAtOrBelow(confidence.data as Float32Array, threshold);
-      const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, threshold, cumulative, arrivedAt, share: expectedShare, signal: options.signal });
+      expectedShare = shareAtOrBelow(out.confidence, threshold);
+      const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned });
       yield {
         exit: k,
         exits: EXITS,
-        labels: out.labels!.data as Uint8Array,
+        labels: out.labels,
         width: m.output.width,
         height: m.output.height,
-        ...(options.withConfidence ? { confidence: confidence.data as Float32Array } : {}),
+        ...(options.withConfidence ? { confidence: out.confidence } : {}),
         gflops,
         cumulativeGflops: cumulative,
         computedShare: share,
@@ -256,15 +233,47 @@ export class AnytimeEngine {
         stop,
       };
       if (stop !== null) return stop;
-      feeds = this.nextFeeds(stage, out, thresholdTensor);
     }
     return 'final_exit';
   }
 
+  private async runOrt(k: number, form: Exclude<StageForm, 'native'>, carried: Carried, nativeRun: NativeRun | null, threshold: number): Promise<StageOutput> {
+    const session = this.bundle.stages[k - 1]![form]!.session;
+    let feeds: Feeds;
+    if (k === 1) {
+      feeds = (carried as { outputs: Feeds }).outputs;
+    } else {
+      const thresholdTensor = floatTensor(Float32Array.of(threshold), [1]);
+      if (carried.kind === 'ort') {
+        feeds = nextStageInputs(carried.outputs, thresholdTensor);
+      } else {
+        // the native executor ran stage k-1: its state comes back as NCHW tensors
+        const prev = this.manifest.stages[k - 2]!;
+        const state = await this.bundle.native!.exportState(nativeRun!);
+        const outputs: Record<string, Tensor> = { logits: floatTensor(state.logits, prev.outputs.find((o) => o.name === 'logits')!.shape) };
+        state.features.forEach((f, i) => (outputs[`feat${i}`] = floatTensor(f, prev.outputs.find((o) => o.name === `feat${i}`)!.shape)));
+        feeds = nextStageInputs(outputs, thresholdTensor);
+      }
+    }
+    const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]!])));
+    return {
+      labels: out.labels!.data as Uint8Array,
+      confidence: out.confidence!.data as Float32Array,
+      computed: k === 1 ? null : (out.computed!.data as BigInt64Array),
+      carried: { kind: 'ort', outputs: out },
+    };
+  }
+
+  private async runNative(k: number, run: NativeRun, carried: Carried, threshold: number, needFeatures: boolean): Promise<StageOutput> {
+    const from = carried.kind === 'ort' ? nativeImportOf(carried.outputs) : undefined;
+    const result = await this.bundle.native!.runStage(run, k, threshold, needFeatures, from);
+    return { labels: result.labels, confidence: result.confidence, computed: result.computed, carried: { kind: 'native' } };
+  }
+
   /** Why not to run stage `next`, or null to go on. */
   private stopBefore(next: number, s: {
-    maxExit: number; budget: Budget; threshold: number; cumulative: number; arrivedAt: number;
-    share: number; signal?: AbortSignal;
+    maxExit: number; budget: Budget; cumulative: number; arrivedAt: number; share: number;
+    signal?: AbortSignal; pinned: EngineOptions['forms'];
   }): StopReason | null {
     if (next > s.maxExit) return 'max_exit';
     if (s.signal?.aborted) return 'cancelled';
@@ -274,30 +283,22 @@ export class AnytimeEngine {
       if (s.cumulative + predicted > s.budget.gflops) return 'gflops';
     }
     if (s.budget.deadline_ms !== undefined) {
-      const predicted = this.timer(next, this.formFor(next, s.threshold, s.share)).predict(s.share);
+      const predicted = this.timer(next, this.formFor(next, s.share, s.pinned)).predict(s.share);
       const elapsed = performance.now() - s.arrivedAt;
       if (elapsed + (Number.isNaN(predicted) ? 0 : predicted) > s.budget.deadline_ms) return 'deadline';
     }
     return null;
   }
 
-  /** Stage k's outputs renamed as stage k+1's inputs: feat{i} -> feat_in{i}, logits -> logits_in. */
-  private nextFeeds(stage: StageManifest, out: Record<string, Tensor>, threshold: Tensor): Feeds {
-    const feeds: Feeds = { logits_in: out.logits!, threshold };
-    for (const spec of stage.outputs) {
-      if (spec.name.startsWith('feat')) feeds[spec.name.replace('feat', 'feat_in')] = out[spec.name]!;
-    }
-    return feeds;
-  }
-
   async close(): Promise<void> {
-    await Promise.all(this.stages.flatMap((s) => [s.masked, s.plain, s.sparse]).filter((s) => s !== undefined).map(releaseSession));
+    await this.bundle.close();
   }
 }
 
 /** Share of pixels the next stage will compute: merged confidence still <= threshold. */
 function shareAtOrBelow(confidence: Float32Array, threshold: number): number {
+  const t = Math.fround(threshold); // the graphs compare in float32
   let active = 0;
-  for (let i = 0; i < confidence.length; i++) if (confidence[i]! <= threshold) active++;
+  for (let i = 0; i < confidence.length; i++) if (confidence[i]! <= t) active++;
   return active / confidence.length;
 }

@@ -18,10 +18,6 @@ export class StageTimer {
     this.sxy = this.sxy * DECAY + share * ms;
   }
 
-  get observed(): boolean {
-    return this.w > 0;
-  }
-
   /** Predicted milliseconds at `share`; NaN before any observation. */
   predict(share: number): number {
     if (this.w === 0) return Number.NaN;

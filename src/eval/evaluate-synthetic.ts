@@ -2,12 +2,11 @@
 // engine: the same numbers a deployment gets (uint8 labels scaled to label size by nearest).
 
 import type { AnytimeEngine } from '../engine/anytime-engine.js';
-import { prepareFrame } from '../image/preprocess.js';
 import { resizeLabels } from '../output/label-map.js';
 import { Progress } from '../progress.js';
-import { SPLIT_SEED_BASE, type Split } from '../synth/cityscapes-layout.js';
-import { generateScene } from '../synth/generate.js';
+import type { Split } from '../synth/cityscapes-layout.js';
 import { Confusion } from './segmentation-metrics.js';
+import { syntheticSplit } from './synthetic-split.js';
 
 export interface ExitScore {
   exit: number;
@@ -29,17 +28,12 @@ export interface EvalOptions {
 }
 
 async function scoreRun(engine: AnytimeEngine, opts: EvalOptions, threshold: number, label: string): Promise<RunScores> {
-  const { input } = engine.manifest;
   const confusions = Array.from({ length: 4 }, () => new Confusion(engine.manifest.classes.length));
   const gflops = [0, 0, 0, 0];
   const shares = [0, 0, 0, 0];
   const progress = opts.progress ? new Progress(label, opts.count) : null;
-  const buffer = new Float32Array(3 * input.height * input.width);
-  for (let i = 0; i < opts.count; i++) {
-    // scenes are generated at the bundle's input size, as `npm run synth` writes them
-    const scene = generateScene(SPLIT_SEED_BASE[opts.split] + i, { height: input.height, width: input.width });
-    const frame = await prepareFrame({ kind: 'raw', bytes: scene.image, width: scene.width, height: scene.height, channels: 3 }, input, { buffer });
-    for await (const r of engine.run(frame.data, { budget: { threshold } })) {
+  for await (const scene of syntheticSplit(engine.manifest.input, opts.split, opts.count)) {
+    for await (const r of engine.run(scene.input, { budget: { threshold } })) {
       const full = resizeLabels(r, scene.width, scene.height);
       confusions[r.exit - 1]!.add(scene.label, full.labels);
       gflops[r.exit - 1]! += r.cumulativeGflops;

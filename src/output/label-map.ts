@@ -2,7 +2,7 @@
 // as grayscale, or palette colours), or blended over the frame as an overlay.
 
 import sharp from 'sharp';
-import { CITYSCAPES_CLASSES, colorizeLabels } from '../classes.js';
+import { colorizeLabels, type Palette } from '../classes.js';
 
 export interface LabelMap {
   readonly labels: Uint8Array;
@@ -26,25 +26,25 @@ export function resizeLabels(map: LabelMap, width: number, height: number): Labe
 
 export type LabelEncoding = 'grayscale' | 'palette';
 
-/** PNG of a label map: 8-bit grayscale class ids, or the Cityscapes palette in RGB. */
-export async function encodeLabelPng(map: LabelMap, encoding: LabelEncoding = 'grayscale'): Promise<Buffer> {
+/** PNG of a label map: 8-bit grayscale class ids, or RGB colours from `palette` (default Cityscapes). */
+export async function encodeLabelPng(map: LabelMap, encoding: LabelEncoding = 'grayscale', palette?: Palette): Promise<Buffer> {
   const { width, height } = map;
   if (encoding === 'palette') {
-    return sharp(colorizeLabels(map.labels), { raw: { width, height, channels: 3 } }).png().toBuffer();
+    return sharp(colorizeLabels(map.labels, palette), { raw: { width, height, channels: 3 } }).png().toBuffer();
   }
   return sharp(map.labels, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
 }
 
-/** The frame with class colours blended over it (alpha 0..1), as PNG. */
-export async function overlayPng(frameBytes: Uint8Array, map: LabelMap, alpha = 0.5): Promise<Buffer> {
+/** The frame with class colours blended over it (alpha 0..1), as PNG; unknown ids stay bare. */
+export async function overlayPng(frameBytes: Uint8Array, map: LabelMap, palette: Palette, alpha = 0.5): Promise<Buffer> {
   const { data, info } = await sharp(frameBytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const labels = resizeLabels(map, info.width, info.height).labels;
   const out = Buffer.alloc(info.width * info.height * 3);
   for (let i = 0; i < labels.length; i++) {
-    const color = CITYSCAPES_CLASSES[labels[i]!]?.color;
+    const id = labels[i]!;
     for (let c = 0; c < 3; c++) {
       const v = data[i * 3 + c]!;
-      out[i * 3 + c] = color ? Math.round(v * (1 - alpha) + color[c]! * alpha) : v;
+      out[i * 3 + c] = palette.known[id] ? Math.round(v * (1 - alpha) + palette.rgb[id * 3 + c]! * alpha) : v;
     }
   }
   return sharp(out, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer();

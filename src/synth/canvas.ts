@@ -14,11 +14,16 @@ export const KEEP = -1;
 export class Canvas {
   readonly rgb: Float32Array;
   readonly labels: Uint8Array;
+  /** Which numbered thing last labelled each pixel (0: none), for clips' moving objects. */
+  readonly instances: Uint16Array;
+  /** The number written into `instances` by the primitives that follow. */
+  instance = 0;
   private readonly scratch = new Float32Array(3);
 
   constructor(readonly width: number, readonly height: number) {
     this.rgb = new Float32Array(width * height * 3);
     this.labels = new Uint8Array(width * height);
+    this.instances = new Uint16Array(width * height);
   }
 
   private put(x: number, y: number, label: number, shade: Shader): void {
@@ -27,7 +32,10 @@ export class Canvas {
     this.rgb[i * 3] = this.scratch[0]!;
     this.rgb[i * 3 + 1] = this.scratch[1]!;
     this.rgb[i * 3 + 2] = this.scratch[2]!;
-    if (label !== KEEP) this.labels[i] = label;
+    if (label !== KEEP) {
+      this.labels[i] = label;
+      this.instances[i] = this.instance;
+    }
   }
 
   /** Even-odd scanline fill, sampling pixel centres. */

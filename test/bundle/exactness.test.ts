@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { equalShare, logitTolerance, maxAbsDiff, readReference, readReferenceIndex, type ReferenceIndex } from '../helpers/reference.js';
 import { DEFAULT_BUNDLE } from '../../src/bundle/default-bundle.js';
+import { nextStageInputs } from '../../src/bundle/stage-io.js';
 import { exportTinyBundle } from '../helpers/tiny-bundle.js';
 
 interface TensorSpec { name: string; dtype: string; shape: number[] }
@@ -20,6 +21,14 @@ describe.each(bundles)('%s: onnxruntime-node vs PyTorch', (_name, prepare, tempo
   let index: ReferenceIndex;
   let stages: StageSpec[];
 
+  /** Stage k's inputs from stage k-1's reference outputs, renamed as the engine renames them. */
+  const referenceInputs = (k: number): Record<string, ort.Tensor> => {
+    const previous = stages[k - 2]!;
+    const outputs = Object.fromEntries(previous.outputs.filter((o) => o.name !== 'computed')
+      .map((o) => [o.name, readReference(dir, index, `stage${k - 1}.${o.name}`)]));
+    return nextStageInputs(outputs, readReference(dir, index, 'threshold'));
+  };
+
   beforeAll(() => {
     dir = prepare();
     index = readReferenceIndex(dir);
@@ -33,13 +42,7 @@ describe.each(bundles)('%s: onnxruntime-node vs PyTorch', (_name, prepare, tempo
     expect(stages.map((s) => s.index)).toEqual([1, 2, 3, 4]);
     for (const stage of stages) {
       const session = await ort.InferenceSession.create(join(dir, stage.file));
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const input of stage.inputs) {
-        const source = stage.index === 1 ? 'image'
-          : input.name === 'threshold' ? 'threshold'
-          : `stage${stage.index - 1}.${input.name.replace('_in', '')}`;
-        feeds[input.name] = readReference(dir, index, source);
-      }
+      const feeds = stage.index === 1 ? { image: readReference(dir, index, 'image') } : referenceInputs(stage.index);
       const out = await session.run(feeds);
       const logits = readReference(dir, index, `stage${stage.index}.logits`);
       expect(maxAbsDiff(out.logits!, logits)).toBeLessThan(1e-4);
@@ -60,10 +63,7 @@ describe.each(bundles)('%s: onnxruntime-node vs PyTorch', (_name, prepare, tempo
     const stage = stages[3]! as StageSpec & { sparse_file?: string };
     expect(stage.sparse_file).toBe('stage4.sparse.onnx');
     const session = await ort.InferenceSession.create(join(dir, stage.sparse_file!));
-    const feeds: Record<string, ort.Tensor> = { threshold: readReference(dir, index, 'threshold'), logits_in: readReference(dir, index, 'stage3.logits') };
-    for (const input of stage.inputs.filter((i) => i.name.startsWith('feat_in'))) {
-      feeds[input.name] = readReference(dir, index, `stage3.${input.name.replace('_in', '')}`);
-    }
+    const feeds = referenceInputs(4);
     const out = await session.run(feeds);
     expect(maxAbsDiff(out.logits!, readReference(dir, index, 'stage4.logits'))).toBeLessThan(1e-4);
     expect(equalShare(out.labels!, readReference(dir, index, 'stage4.labels'))).toBeGreaterThanOrEqual(0.9999);
@@ -86,13 +86,7 @@ describe.each(bundles)('%s: onnxruntime-node vs PyTorch', (_name, prepare, tempo
       const masked = await ort.InferenceSession.create(join(dir, stage.file));
       // CA off needs neither the threshold nor the previous logits: the graph drops them
       expect(plain.inputNames.every((n) => masked.inputNames.includes(n))).toBe(true);
-      const feeds: Record<string, ort.Tensor> = {
-        threshold: new ort.Tensor('float32', Float32Array.of(1), [1]),
-        logits_in: readReference(dir, index, `stage${stage.index - 1}.logits`),
-      };
-      for (const name of masked.inputNames.filter((n) => n.startsWith('feat_in'))) {
-        feeds[name] = readReference(dir, index, `stage${stage.index - 1}.${name.replace('_in', '')}`);
-      }
+      const feeds: Record<string, ort.Tensor> = { ...referenceInputs(stage.index), threshold: new ort.Tensor('float32', Float32Array.of(1), [1]) };
       const plainFeeds = Object.fromEntries(plain.inputNames.map((n) => [n, feeds[n]!]));
       const [a, b] = [await plain.run(plainFeeds), await masked.run(feeds)];
       expect(maxAbsDiff(a.logits!, b.logits!)).toBeLessThan(1e-4);

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { CITYSCAPES_PALETTE, paletteOf } from '../../src/classes.js';
 import { encodeLabelPng, overlayPng, resizeLabels } from '../../src/output/label-map.js';
 
 const map = { labels: Uint8Array.from([0, 1, 2, 10]), width: 2, height: 2 };
@@ -19,11 +20,15 @@ describe('label maps', () => {
     const palette = await sharp(await encodeLabelPng(map, 'palette')).raw().toBuffer();
     expect(Array.from(palette.subarray(0, 3))).toEqual([128, 64, 128]);
     expect(Array.from(palette.subarray(9, 12))).toEqual([70, 130, 180]);
+    // a bundle's own classes colour its maps
+    const own = paletteOf([{ id: 0, color: [1, 2, 3] }, { id: 10, color: [4, 5, 6] }]);
+    const custom = await sharp(await encodeLabelPng(map, 'palette', own)).raw().toBuffer();
+    expect(Array.from(custom)).toEqual([1, 2, 3, 0, 0, 0, 0, 0, 0, 4, 5, 6]);
   });
 
   it('overlays class colours on the frame at the frame size', async () => {
     const frame = await sharp(Buffer.alloc(8 * 6 * 3, 0), { raw: { width: 8, height: 6, channels: 3 } }).png().toBuffer();
-    const out = await sharp(await overlayPng(frame, map, 0.5)).raw().toBuffer({ resolveWithObject: true });
+    const out = await sharp(await overlayPng(frame, map, CITYSCAPES_PALETTE, 0.5)).raw().toBuffer({ resolveWithObject: true });
     expect([out.info.width, out.info.height]).toEqual([8, 6]);
     expect(Array.from(out.data.subarray(0, 3))).toEqual([64, 32, 64]);
   });

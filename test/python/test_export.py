@@ -1,10 +1,12 @@
 """Bundle export: the manifest contract and official checkpoints."""
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 import torch
 
-from models.adpc import export
+from models.adpc import checkpoint, export
 from models.adpc.network import build_model
 
 
@@ -22,7 +24,7 @@ def test_official_checkpoint_exports_a_bundle(tmp_path):
     export.main(["--official", str(tmp_path / "official.pth"), "--arch", "tiny", "--height", "64",
                  "--width", "96", "--out", str(out)])
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["format"] == "adpc-bundle" and manifest["version"] == 1
+    assert manifest["format"] == "adpc-bundle" and manifest["version"] == 2
     assert manifest["input"]["height"] == 64 and manifest["output"] == {"height": 16, "width": 24, "stride": 4}
     assert manifest["threshold"] == 0.998
     assert [s["index"] for s in manifest["stages"]] == [1, 2, 3, 4]
@@ -42,12 +44,12 @@ def test_official_checkpoint_must_match_strictly(tmp_path):
                      "--width", "64", "--out", str(tmp_path / "x")])
     torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "plain.pth")
     with pytest.raises(ValueError, match="model."):
-        export.load_official(str(tmp_path / "plain.pth"), "tiny")
+        checkpoint.load_official(str(tmp_path / "plain.pth"), "tiny")
     state = torch.load(tmp_path / "tiny.pth")
     state["optimizer.state"] = torch.zeros(1)
     torch.save(state, tmp_path / "extra.pth")
     with pytest.raises(ValueError, match="unexpected keys"):
-        export.load_official(str(tmp_path / "extra.pth"), "tiny")
+        checkpoint.load_official(str(tmp_path / "extra.pth"), "tiny")
 
 def test_export_warns_when_the_reference_never_skips(tmp_path, capsys):
     official_checkpoint(tmp_path / "official.pth")
@@ -55,3 +57,24 @@ def test_export_warns_when_the_reference_never_skips(tmp_path, capsys):
                  "--width", "96", "--threshold", "1.0", "--out", str(tmp_path / "bundle")])
     err = capsys.readouterr().err
     assert "stage 2 computes 384 of 384 positions" in err and "--sample" in err
+
+
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "bundle.schema.json"
+
+
+def validate_manifest(manifest):
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator(schema).validate(manifest)
+
+
+def test_exported_manifests_follow_the_engine_schema(tmp_path):
+    official_checkpoint(tmp_path / "official.pth")
+    out = tmp_path / "bundle"
+    export.main(["--official", str(tmp_path / "official.pth"), "--arch", "tiny", "--height", "64",
+                 "--width", "96", "--out", str(out)])
+    validate_manifest(json.loads((out / "manifest.json").read_text()))
+    validate_manifest(json.loads((SCHEMA.parents[1] / "models" / "default" / "manifest.json").read_text()))
+    broken = json.loads((out / "manifest.json").read_text())
+    broken["stages"][0]["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        validate_manifest(broken)

@@ -31,13 +31,15 @@ def test_threshold_one_equals_ca_off(model):
     with torch.no_grad():
         off = model(x)
         one = model(x, threshold=1.0)
-        # a mask of ones through the masked path (threshold above any confidence)
-        ones = model(x, threshold=0.999999999)
-    for a, b in zip(off.logits, one.logits):
-        assert torch.equal(a, b)
-    for a, b, m in zip(off.logits[1:], ones.logits[1:], ones.masks):
-        if bool(m.all()):
-            assert torch.allclose(a, b, atol=1e-5)
+        for a, b in zip(off.logits, one.logits):
+            assert torch.equal(a, b)
+        # a mask of ones through the masked path (a threshold above any confidence) is CA off
+        features, merged = model.run_stage1(x)
+        for k in (2, 3, 4):
+            source = MaskSource(merged, 2.0)
+            assert bool(source.full.all())
+            features, merged = model.run_stage(k, features, source)
+            assert torch.allclose(merged, off.logits[k - 1], atol=1e-5)
 
 
 def test_masks_are_nested_and_merging_copies(model):

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CITYSCAPES_CLASSES, IGNORE_LABEL, colorizeLabels } from '../../src/classes.js';
-import { SynthInputError, generateScene, generateSequence } from '../../src/synth/generate.js';
+import { SynthInputError, generateScene } from '../../src/synth/generate.js';
 import { Prng } from '../../src/synth/prng.js';
 
 const small = { height: 64, width: 128 };
@@ -44,20 +44,6 @@ describe('generateScene', () => {
     expect(() => generateScene(1.5, small)).toThrow(SynthInputError);
     expect(() => generateScene(1, { height: 0, width: 64 })).toThrow(SynthInputError);
     expect(() => generateScene(1, { height: 64, width: 100_000 })).toThrow(/width/);
-  });
-});
-
-describe('generateSequence', () => {
-  it('moves the camera through one scene: frames correlated but not identical', () => {
-    const frames = generateSequence(11, 4, small);
-    expect(frames).toHaveLength(4);
-    const sameLabels = (a: Uint8Array, b: Uint8Array) => a.reduce((n, v, i) => n + (v === b[i] ? 1 : 0), 0) / a.length;
-    const consecutive = sameLabels(frames[0]!.label, frames[1]!.label);
-    const unrelated = sameLabels(frames[0]!.label, generateScene(999, small).label);
-    expect(consecutive).toBeGreaterThan(0.7);
-    expect(consecutive).toBeGreaterThan(unrelated);
-    expect(Buffer.from(frames[0]!.image).equals(Buffer.from(frames[1]!.image))).toBe(false);
-    expect(() => generateSequence(1, 0, small)).toThrow(SynthInputError);
   });
 });
 

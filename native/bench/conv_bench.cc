@@ -1,0 +1,240 @@
+// GMAC/s of conv_rows on the default bundle's conv shapes (bench/shapes.txt), per ISA, at 1
+// and 2 threads, with every output pixel listed and with a random 34% of them.
+//
+//   conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N]   prints the table
+//   conv_bench --serve [--shapes FILE]                     answers stdin lines
+//       "time SHAPE ISA THREADS dense|subset MIN_MS" with "MS_PER_RUN RUNS" (ort_conv.mjs)
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../kernels/conv.h"
+#include "../kernels/isa.h"
+#include "../kernels/thread_pool.h"
+
+using namespace adpc;
+
+namespace {
+
+constexpr double kSubsetShare = 0.34;
+
+struct Shape {
+  std::string name;
+  int cin, cout, k, stride, oh, ow;
+  double macs(size_t npix) const { return static_cast<double>(npix) * cout * cin * k * k; }
+};
+
+std::vector<Shape> read_shapes(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) {
+    std::fprintf(stderr, "conv_bench: cannot read %s\n", path.c_str());
+    std::exit(2);
+  }
+  std::vector<Shape> shapes;
+  for (std::string line; std::getline(f, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream in(line);
+    Shape s;
+    if (in >> s.name >> s.cin >> s.cout >> s.k >> s.stride >> s.oh >> s.ow) shapes.push_back(s);
+  }
+  return shapes;
+}
+
+// One conv's maps (NHWC), weights and indirection for all pixels and for a random subset.
+struct Problem {
+  Shape s;
+  std::vector<float> input, weight, bias, output;
+  std::vector<const float*> in_all, in_subset;
+  std::vector<float*> out_all, out_subset;
+  std::map<Isa, PackedConv> packed;
+
+  explicit Problem(const Shape& shape) : s(shape) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1, 1);
+    const int ih = s.oh * s.stride, iw = s.ow * s.stride, pad = s.k / 2;
+    input.resize(static_cast<size_t>(ih) * iw * s.cin);
+    weight.resize(static_cast<size_t>(s.cout) * s.cin * s.k * s.k);
+    bias.resize(s.cout);
+    for (float& x : input) x = u(rng);
+    for (float& x : weight) x = u(rng) * 0.1f;
+    for (float& x : bias) x = u(rng);
+    output.resize(static_cast<size_t>(s.oh) * s.ow * s.cout);
+    std::bernoulli_distribution listed(kSubsetShare);
+    for (int oy = 0; oy < s.oh; ++oy) {
+      for (int ox = 0; ox < s.ow; ++ox) {
+        const bool in_subset_px = listed(rng);
+        float* o = output.data() + (static_cast<size_t>(oy) * s.ow + ox) * s.cout;
+        out_all.push_back(o);
+        if (in_subset_px) out_subset.push_back(o);
+        for (int ky = 0; ky < s.k; ++ky) {
+          for (int kx = 0; kx < s.k; ++kx) {
+            const int y = oy * s.stride + ky - pad, x = ox * s.stride + kx - pad;
+            const float* row = y < 0 || y >= ih || x < 0 || x >= iw
+                                   ? zero_row(s.cin)
+                                   : input.data() + (static_cast<size_t>(y) * iw + x) * s.cin;
+            in_all.push_back(row);
+            if (in_subset_px) in_subset.push_back(row);
+          }
+        }
+      }
+    }
+  }
+
+  const PackedConv& conv(Isa isa) {
+    auto it = packed.find(isa);
+    if (it == packed.end()) {
+      it = packed.emplace(isa, pack_conv(weight.data(), bias.data(), s.cout, s.cin, s.k * s.k, isa)).first;
+    }
+    return it->second;
+  }
+};
+
+// One conv over the listed pixels, split into quantum-aligned pieces, a few per thread.
+void run_once(const PackedConv& pc, const std::vector<const float*>& in, const std::vector<float*>& out,
+              int taps, ThreadPool& pool) {
+  const size_t npix = out.size();
+  if (pool.size() == 1) {
+    conv_rows(pc, ConvJob{in.data(), out.data(), nullptr, true, true, npix});
+    return;
+  }
+  const size_t q = conv_pixel_quantum(pc);
+  const size_t want = (npix + 4 * pool.size() - 1) / (4 * pool.size());
+  const size_t piece = std::max(q, (want + q - 1) / q * q);
+  pool.parallel_for((npix + piece - 1) / piece, [&](size_t t, int) {
+    const size_t p0 = t * piece, n = std::min(piece, npix - p0);
+    conv_rows(pc, ConvJob{in.data() + p0 * taps, out.data() + p0, nullptr, true, true, n});
+  });
+}
+
+struct Timing {
+  double ms;
+  int runs;
+};
+
+// Mean time per run over a batch of at least min_ms, after one warm-up run.
+Timing time_runs(Problem& p, Isa isa, ThreadPool& pool, bool subset, double min_ms) {
+  const PackedConv& pc = p.conv(isa);
+  const auto& in = subset ? p.in_subset : p.in_all;
+  const auto& out = subset ? p.out_subset : p.out_all;
+  const int taps = p.s.k * p.s.k;
+  run_once(pc, in, out, taps, pool);
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  int runs = 0;
+  double elapsed = 0;
+  do {
+    run_once(pc, in, out, taps, pool);
+    ++runs;
+    elapsed = std::chrono::duration<double, std::milli>(clock::now() - start).count();
+  } while (elapsed < min_ms || runs < 3);
+  return {elapsed / runs, runs};
+}
+
+bool parse_isa(const std::string& name, Isa* isa) {
+  for (Isa i : supported_isas()) {
+    if (name == isa_name(i)) {
+      *isa = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+int serve(std::vector<std::unique_ptr<Problem>>& problems) {
+  std::map<int, std::unique_ptr<ThreadPool>> pools;
+  std::cout << "ready " << isa_name(detect_isa()) << std::endl;
+  for (std::string line; std::getline(std::cin, line);) {
+    std::istringstream in(line);
+    std::string cmd, name, isa_s, mode;
+    int threads = 1;
+    double min_ms = 0;
+    in >> cmd;
+    if (cmd == "quit") break;
+    if (cmd != "time" || !(in >> name >> isa_s >> threads >> mode >> min_ms) || threads < 1) {
+      std::cout << "error bad request: " << line << std::endl;
+      continue;
+    }
+    Isa isa;
+    auto it = std::find_if(problems.begin(), problems.end(), [&](const auto& p) { return p->s.name == name; });
+    if (it == problems.end() || !parse_isa(isa_s, &isa) || (mode != "dense" && mode != "subset")) {
+      std::cout << "error unknown shape, ISA or mode: " << line << std::endl;
+      continue;
+    }
+    auto& pool = pools[threads];
+    if (!pool) pool = std::make_unique<ThreadPool>(threads);
+    const Timing t = time_runs(**it, isa, *pool, mode == "subset", min_ms);
+    std::printf("%.6f %d\n", t.ms, t.runs);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int table(std::vector<std::unique_ptr<Problem>>& problems, double min_ms, const std::vector<Isa>& isas,
+          const std::vector<int>& thread_counts) {
+  std::vector<std::unique_ptr<ThreadPool>> pools;
+  for (int t : thread_counts) pools.push_back(std::make_unique<ThreadPool>(t));
+  std::printf("conv_rows GMAC/s (dense = every output pixel; %.0f%% = a random subset, its time as a share of dense)\n",
+              kSubsetShare * 100);
+  std::printf("%-22s %-7s", "shape", "isa");
+  for (int t : thread_counts) std::printf(" %9dt ms %9dt GMAC/s %7dt 34%%", t, t, t);
+  std::printf("\n");
+  for (auto& p : problems) {
+    for (Isa isa : isas) {
+      std::printf("%-22s %-7s", p->s.name.c_str(), isa_name(isa));
+      for (auto& pool : pools) {
+        const Timing dense = time_runs(*p, isa, *pool, false, min_ms);
+        const Timing sub = time_runs(*p, isa, *pool, true, min_ms);
+        std::printf(" %12.4f %18.1f %11.3f", dense.ms, p->s.macs(p->out_all.size()) / dense.ms * 1e-6,
+                    sub.ms / dense.ms);
+      }
+      std::printf("\n");
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string shapes_path = "bench/shapes.txt";
+  double min_ms = 50;
+  bool serving = false;
+  std::vector<Isa> isas = supported_isas();
+  std::vector<int> thread_counts = {1, 2};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--serve") {
+      serving = true;
+    } else if (a == "--shapes" && i + 1 < argc) {
+      shapes_path = argv[++i];
+    } else if (a == "--min-ms" && i + 1 < argc) {
+      min_ms = std::atof(argv[++i]);
+    } else if (a == "--threads" && i + 1 < argc) {
+      thread_counts = {std::max(1, std::atoi(argv[++i]))};
+    } else if (a == "--isa" && i + 1 < argc) {
+      Isa isa;
+      if (!parse_isa(argv[++i], &isa)) {
+        std::fprintf(stderr, "conv_bench: ISA %s is not supported here\n", argv[i]);
+        return 2;
+      }
+      isas = {isa};
+    } else {
+      std::fprintf(stderr, "usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] | --serve [--shapes FILE]\n");
+      return 2;
+    }
+  }
+  std::vector<std::unique_ptr<Problem>> problems;
+  for (const Shape& s : read_shapes(shapes_path)) problems.push_back(std::make_unique<Problem>(s));
+  return serving ? serve(problems) : table(problems, min_ms, isas, thread_counts);
+}

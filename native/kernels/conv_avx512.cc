@@ -1,0 +1,146 @@
+// AVX-512F kernels; the only unit built with -mavx512f -mfma.
+#if defined(__x86_64__)
+// GCC 12's avx512fintrin.h seeds unmasked results with _mm512_undefined_ps(), which
+// -Wmaybe-uninitialized reports at every inlined use.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "microkernels.h"
+
+namespace adpc {
+namespace detail {
+namespace {
+
+inline __mmask16 first_lanes(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+
+struct Avx512 {
+  using reg = __m512;
+  static constexpr int lanes = 16;
+  static constexpr int max_nrv = 4;
+  // 32 zmm registers: up to 24 accumulators, the block's weight vectors and a broadcast.
+  // At most 12 pixels, so their row pointers stay in general registers.
+  static constexpr int mr(int nrv) { return nrv <= 2 ? 12 : nrv == 3 ? 8 : 6; }
+  static constexpr int quantum = 24;
+  static constexpr int chunk = 96;
+  // Blocks of <= 24 columns as pair tiles: one broadcast feeds 2 channels of 8-24 columns.
+  static constexpr int pair_cols = 24;
+  static reg zero() { return _mm512_setzero_ps(); }
+  static reg load(const float* p) { return _mm512_load_ps(p); }
+  static reg loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static reg load_part(const float* p, int n) { return _mm512_maskz_loadu_ps(first_lanes(n), p); }
+  static reg bcast(const float* p) { return _mm512_set1_ps(*p); }
+  static reg fma(reg a, reg b, reg acc) { return _mm512_fmadd_ps(a, b, acc); }
+  static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  static reg relu(reg a) { return _mm512_max_ps(a, _mm512_setzero_ps()); }
+  static void storeu(float* p, reg x) { _mm512_storeu_ps(p, x); }
+  static void store_part(float* p, reg x, int n) { _mm512_mask_storeu_ps(p, first_lanes(n), x); }
+};
+
+// Input channels c, c+1 of a row in every lane pair.
+inline __m512 pair_at(const float* p) {
+  double d;
+  std::memcpy(&d, p, sizeof d);
+  return _mm512_castpd_ps(_mm512_set1_pd(d));
+}
+// Channel c and a zero, for an odd channel count's last pair.
+inline __m512 pair_last(const float* p) {
+  return _mm512_castpd_ps(_mm512_broadcastsd_pd(_mm_castps_pd(_mm_load_ss(p))));
+}
+
+// MR pixels x NP accumulators of 8 channel pairs (the pair layout of conv.cc's packing).
+template <int MR, int NP>
+void pair_tile(const float* const* in, int taps, int cin, const float* block,
+               const TileEpilogue& e, float* const* out, const float* const* res) {
+  constexpr int NG = (NP + 1) / 2;  // output vectors
+  __m512 acc[MR][NP];
+#pragma GCC unroll 32
+  for (int m = 0; m < MR; ++m) {
+#pragma GCC unroll 4
+    for (int h = 0; h < NP; ++h) acc[m][h] = _mm512_setzero_ps();
+  }
+  const float* w = block + NG * 16;
+  const int pairs = cin / 2;
+  for (int t = 0; t < taps; ++t) {
+    const float* a[MR];
+#pragma GCC unroll 32
+    for (int m = 0; m < MR; ++m) a[m] = in[m * taps + t];
+#pragma GCC unroll 2
+    for (int p = 0; p < pairs; ++p) {
+      __m512 wv[NP];
+#pragma GCC unroll 4
+      for (int h = 0; h < NP; ++h) wv[h] = _mm512_load_ps(w + h * 16);
+#pragma GCC unroll 32
+      for (int m = 0; m < MR; ++m) {
+        const __m512 x = pair_at(a[m] + 2 * p);
+#pragma GCC unroll 4
+        for (int h = 0; h < NP; ++h) acc[m][h] = _mm512_fmadd_ps(x, wv[h], acc[m][h]);
+      }
+      w += NP * 16;
+    }
+    if (cin % 2 != 0) {
+#pragma GCC unroll 32
+      for (int m = 0; m < MR; ++m) {
+        const __m512 x = pair_last(a[m] + cin - 1);
+#pragma GCC unroll 4
+        for (int h = 0; h < NP; ++h) acc[m][h] = _mm512_fmadd_ps(x, _mm512_load_ps(w + h * 16), acc[m][h]);
+      }
+      w += NP * 16;
+    }
+  }
+#pragma GCC unroll 32
+  for (int m = 0; m < MR; ++m) {
+#pragma GCC unroll 2
+    for (int g = 0; g < NG; ++g) {
+      const bool lone = 2 * g + 1 == NP;
+      const __m512 u = acc[m][2 * g];
+      const __m512 v = lone ? _mm512_setzero_ps() : acc[m][2 * g + 1];
+      __m512 y = _mm512_add_ps(_mm512_shuffle_ps(u, v, _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_ps(u, v, _MM_SHUFFLE(3, 1, 3, 1)));
+      if (lone) y = _mm512_maskz_compress_ps(0x3333, y);
+      if (e.add_bias) y = _mm512_add_ps(y, _mm512_load_ps(block + g * 16));
+      const int cols = e.valid - g * 16 < 16 ? e.valid - g * 16 : 16;
+      store_columns<Avx512>(y, out[m] + e.col + g * 16,
+                            res != nullptr ? res[m] + e.col + g * 16 : nullptr, cols, e.relu);
+    }
+  }
+}
+
+template <int NP>
+struct PairTiles {
+  static constexpr int mr = NP <= 2 ? 12 : 8;
+  static_assert(Avx512::quantum % mr == 0, "quantum must be a multiple of every tile height");
+  template <int M>
+  static constexpr TileFn fn() { return &pair_tile<M, NP>; }
+};
+
+void avx512_block(const ConvView& conv, const ConvBlock& b, const ConvJob& job, size_t p0,
+                  size_t count) {
+  if (b.kind == BlockKind::broadcast) {
+    broadcast_block<Avx512>(conv, b, job, p0, count);
+  } else if (b.nrv == 1) {
+    conv_block<PairTiles<1>>(conv, b, job, p0, count);
+  } else if (b.nrv == 2) {
+    conv_block<PairTiles<2>>(conv, b, job, p0, count);
+  } else {
+    conv_block<PairTiles<3>>(conv, b, job, p0, count);
+  }
+}
+
+}  // namespace
+
+Geometry geometry_avx512() { return geometry_of<Avx512>(); }
+
+void conv_rows_avx512(const ConvView& conv, const ConvJob& job) {
+  conv_rows_generic<Avx512>(conv, job, &avx512_block);
+}
+
+void weighted_rows_avx512(const float* const* rows, const float* w, int n, int channels,
+                          float* out, bool accumulate) {
+  weighted_rows_generic<Avx512>(rows, w, n, channels, out, accumulate);
+}
+
+}  // namespace detail
+}  // namespace adpc
+#endif

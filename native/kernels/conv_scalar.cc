@@ -1,0 +1,42 @@
+// Portable kernels (any CPU, no ISA flags): the fallback and the shape of the others.
+#include "microkernels.h"
+
+namespace adpc {
+namespace detail {
+namespace {
+
+struct Scalar {
+  using reg = float;
+  static constexpr int lanes = 1;
+  static constexpr int max_nrv = 8;
+  static constexpr int mr(int) { return 4; }
+  static constexpr int quantum = 4;
+  static constexpr int chunk = 64;
+  static constexpr int pair_cols = 0;
+  static reg zero() { return 0.0f; }
+  static reg load(const float* p) { return *p; }
+  static reg loadu(const float* p) { return *p; }
+  static reg load_part(const float* p, int) { return *p; }
+  static reg bcast(const float* p) { return *p; }
+  static reg fma(reg a, reg b, reg acc) { return acc + a * b; }
+  static reg add(reg a, reg b) { return a + b; }
+  static reg relu(reg a) { return a > 0.0f ? a : 0.0f; }
+  static void storeu(float* p, reg x) { *p = x; }
+  static void store_part(float* p, reg x, int) { *p = x; }
+};
+
+}  // namespace
+
+Geometry geometry_scalar() { return geometry_of<Scalar>(); }
+
+void conv_rows_scalar(const ConvView& conv, const ConvJob& job) {
+  conv_rows_generic<Scalar>(conv, job);
+}
+
+void weighted_rows_scalar(const float* const* rows, const float* w, int n, int channels,
+                          float* out, bool accumulate) {
+  weighted_rows_generic<Scalar>(rows, w, n, channels, out, accumulate);
+}
+
+}  // namespace detail
+}  // namespace adpc

@@ -1,0 +1,52 @@
+// Internal: the entry points each per-ISA translation unit exports to the dispatcher.
+// Plain functions over plain structs, so no inline code crosses ISA boundaries.
+#pragma once
+
+#include <cstddef>
+
+#include "conv.h"
+
+namespace adpc {
+namespace detail {
+
+struct Geometry {
+  int lanes;      // floats per vector register
+  int max_nrv;    // widest broadcast block, in vectors
+  int quantum;    // pixels: a multiple of every tile height
+  int pair_cols;  // columns left at which the planner switches to one pair block (0: never)
+};
+
+struct ConvView {
+  const float* weights;
+  const ConvBlock* blocks;
+  int nblocks;
+  int cin;
+  int taps;
+};
+
+using RowsFn = void (*)(const float* const* rows, const float* w, int n, int channels,
+                        float* out, bool accumulate);
+
+Geometry geometry_scalar();
+void conv_rows_scalar(const ConvView& conv, const ConvJob& job);
+void weighted_rows_scalar(const float* const* rows, const float* w, int n, int channels,
+                          float* out, bool accumulate);
+#if defined(__x86_64__)
+Geometry geometry_avx2();
+void conv_rows_avx2(const ConvView& conv, const ConvJob& job);
+void weighted_rows_avx2(const float* const* rows, const float* w, int n, int channels,
+                        float* out, bool accumulate);
+Geometry geometry_avx512();
+void conv_rows_avx512(const ConvView& conv, const ConvJob& job);
+void weighted_rows_avx512(const float* const* rows, const float* w, int n, int channels,
+                          float* out, bool accumulate);
+#endif
+#if defined(__aarch64__)
+Geometry geometry_neon();
+void conv_rows_neon(const ConvView& conv, const ConvJob& job);
+void weighted_rows_neon(const float* const* rows, const float* w, int n, int channels,
+                        float* out, bool accumulate);
+#endif
+
+}  // namespace detail
+}  // namespace adpc

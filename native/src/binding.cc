@@ -1,0 +1,479 @@
+// Node-API face of the native executor (src/native/native-executor.ts is its only caller).
+//
+//   new Executor({stages, weights, classes, isa, threads})
+//   executor.isa, executor.threads
+//   executor.newRun()                                   -> Run (per frame state)
+//   executor.runStage(run, k, threshold, needFeatures, from?) -> Promise<{labels, confidence, computed}>
+//       from = {features: Float32Array[] (NCHW), shapes: [c,h,w][], logits, confidence, labels}:
+//       the state of stage k-1 when onnxruntime ran it
+//   executor.importState(run, k, from)                  -> Promise: takes stage k's outputs only
+//   executor.exportState(run)                           -> Promise<{features: Float32Array[], logits}>
+// Stages run on a libuv worker thread (the event loop stays free); the compute itself uses
+// the executor's own pool of `threads`.
+#include <napi.h>
+
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/isa.h"
+#include "executor.h"
+
+namespace {
+
+using adpc::Executor;
+using adpc::Op;
+using adpc::OpKind;
+using adpc::Program;
+using adpc::RunState;
+using adpc::Shape;
+
+[[noreturn]] void bad(const std::string& what) { throw std::invalid_argument(what); }
+
+Napi::Value field(const Napi::Object& o, const char* name) {
+  if (!o.Has(name)) bad(std::string("missing field ") + name);
+  return o.Get(name);
+}
+
+int integer(const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) bad(std::string(what) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (d != double(int64_t(d)) || d < -1 || d > 1e9) bad(std::string(what) + " must be an integer");
+  return int(d);
+}
+
+std::vector<float> floats(const Napi::Value& ref, const uint8_t* weights, size_t bytes, size_t expect) {
+  if (ref.IsNull() || ref.IsUndefined()) return std::vector<float>(expect, 0.f);
+  if (!ref.IsArray()) bad("a weight reference must be [offset, count]");
+  const Napi::Array a = ref.As<Napi::Array>();
+  if (a.Length() != 2) bad("a weight reference must be [offset, count]");
+  const size_t offset = size_t(integer(a.Get(0u), "weight offset"));
+  const size_t count = size_t(integer(a.Get(1u), "weight count"));
+  if (count != expect) bad("a weight blob has " + std::to_string(count) + " floats, its op needs " + std::to_string(expect));
+  if (offset % 4 != 0 || offset > bytes || count * 4 > bytes - offset) bad("a weight blob lies outside the weights file");
+  std::vector<float> out(count);
+  std::memcpy(out.data(), weights + offset, count * 4);
+  return out;
+}
+
+Program parse_program(const Napi::Object& o, const uint8_t* weights, size_t bytes) {
+  Program p;
+  p.stage = integer(field(o, "stage"), "stage");
+  std::unordered_map<std::string, int> index;
+  const Napi::Object tensors = field(o, "tensors").As<Napi::Object>();
+  const Napi::Array names = tensors.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    const std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+    const Napi::Value shape = tensors.Get(name);
+    if (!shape.IsArray() || shape.As<Napi::Array>().Length() != 3) bad("tensor " + name + " needs a [c, h, w] shape");
+    const Napi::Array s = shape.As<Napi::Array>();
+    index[name] = int(p.tensors.size());
+    p.tensors.push_back(Shape{integer(s.Get(0u), "c"), integer(s.Get(1u), "h"), integer(s.Get(2u), "w")});
+  }
+  auto tensor = [&](const Napi::Value& v) -> int {
+    if (v.IsNull() || v.IsUndefined()) return -1;
+    if (!v.IsString()) bad("a tensor reference must be a name");
+    const auto it = index.find(v.As<Napi::String>().Utf8Value());
+    if (it == index.end()) bad("unknown tensor " + v.As<Napi::String>().Utf8Value());
+    return it->second;
+  };
+  const Napi::Array res = field(o, "resolutions").As<Napi::Array>();
+  for (uint32_t i = 0; i < res.Length(); i++) {
+    const Napi::Array r = res.Get(i).As<Napi::Array>();
+    p.resolutions.emplace_back(integer(r.Get(0u), "resolution"), integer(r.Get(1u), "resolution"));
+  }
+  const Napi::Array inputs = field(o, "inputs").As<Napi::Array>();
+  for (uint32_t i = 0; i < inputs.Length(); i++) p.inputs.push_back(tensor(inputs.Get(i)));
+  const Napi::Object outputs = field(o, "outputs").As<Napi::Object>();
+  const Napi::Array features = field(outputs, "features").As<Napi::Array>();
+  for (uint32_t i = 0; i < features.Length(); i++) p.out_features.push_back(tensor(features.Get(i)));
+  p.out_logits = tensor(field(outputs, "logits"));
+  const Napi::Array ops = field(o, "ops").As<Napi::Array>();
+  for (uint32_t i = 0; i < ops.Length(); i++) {
+    const Napi::Object j = ops.Get(i).As<Napi::Object>();
+    const std::string kind = field(j, "op").As<Napi::String>().Utf8Value();
+    Op op;
+    op.out = tensor(field(j, "out"));
+    if (op.out < 0) bad("an op needs an output");
+    if (kind == "conv") {
+      op.kind = OpKind::conv;
+      op.in = tensor(field(j, "in"));
+      auto& c = op.conv;
+      c.kernel = integer(field(j, "kernel"), "kernel");
+      c.stride = integer(field(j, "stride"), "stride");
+      c.pad = integer(field(j, "pad"), "pad");
+      c.cin = integer(field(j, "cin"), "cin");
+      c.cout = integer(field(j, "cout"), "cout");
+      if (c.kernel < 1 || c.kernel > 3 || c.cin < 1 || c.cout < 1 || c.cin > 65536 || c.cout > 65536) bad("conv sizes out of range");
+      c.weight = floats(field(j, "weight"), weights, bytes, size_t(c.cout) * c.cin * c.kernel * c.kernel);
+      c.pre_bias = floats(field(j, "pre_bias"), weights, bytes, size_t(c.cout));
+      c.post_bias = floats(field(j, "post_bias"), weights, bytes, size_t(c.cout));
+      const Napi::Value fill = field(j, "fill");
+      if (!fill.IsNull()) {
+        const Napi::Object f = fill.As<Napi::Object>();
+        c.fill_radius = integer(field(f, "radius"), "fill radius");
+        const Napi::Array w = field(f, "weights").As<Napi::Array>();
+        for (uint32_t k = 0; k < w.Length(); k++) c.fill.push_back(float(w.Get(k).As<Napi::Number>().DoubleValue()));
+      }
+      c.residual = tensor(field(j, "residual"));
+      c.relu = field(j, "relu").As<Napi::Boolean>().Value();
+    } else if (kind == "fuse_sum" || kind == "concat_up") {
+      op.kind = kind == "fuse_sum" ? OpKind::fuse_sum : OpKind::concat_up;
+      const Napi::Array terms = field(j, kind == "fuse_sum" ? "terms" : "parts").As<Napi::Array>();
+      for (uint32_t k = 0; k < terms.Length(); k++) {
+        if (op.kind == OpKind::fuse_sum) {
+          const Napi::Object t = terms.Get(k).As<Napi::Object>();
+          op.terms.push_back({tensor(field(t, "tensor")), field(t, "upsample").As<Napi::Boolean>().Value()});
+        } else {
+          op.terms.push_back({tensor(terms.Get(k)), k > 0});
+        }
+      }
+      op.relu = op.kind == OpKind::fuse_sum && field(j, "relu").As<Napi::Boolean>().Value();
+    } else if (kind == "avgpool2" || kind == "upsample") {
+      op.kind = kind == "avgpool2" ? OpKind::avgpool2 : OpKind::upsample;
+      op.in = tensor(field(j, "in"));
+    } else {
+      bad("unknown op " + kind);
+    }
+    p.ops.push_back(std::move(op));
+  }
+  // each masked conv's mask is the one at its output size
+  for (Op& op : p.ops) {
+    if (op.kind != OpKind::conv || op.conv.fill_radius < 0 || op.out >= int(p.tensors.size())) continue;
+    const Shape& s = p.tensors[op.out];
+    for (size_t r = 0; r < p.resolutions.size(); r++) {
+      if (p.resolutions[r].first == s.h && p.resolutions[r].second == s.w) op.mask = int(r);
+    }
+  }
+  p.validate();
+  return p;
+}
+
+adpc::Isa choose_isa(const std::string& name) {
+  const adpc::Isa best = adpc::detect_isa();
+  if (name == "auto") return best;
+  for (adpc::Isa i : adpc::supported_isas()) if (name == adpc::isa_name(i)) return i;
+  bad("instruction set " + name + " is not supported here (best: " + adpc::isa_name(best) + ")");
+}
+
+// Per environment (the addon may be loaded by several worker threads).
+struct AddonData {
+  Napi::FunctionReference run_class;
+};
+
+class RunWrap : public Napi::ObjectWrap<RunWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) { return DefineClass(env, "Run", {}); }
+  explicit RunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RunWrap>(info) {}
+  RunState state;
+  bool busy = false;
+};
+
+// The previous stage's onnxruntime outputs, read in place on the worker thread: the
+// references keep them alive and nothing writes them meanwhile.
+struct Import {
+  std::vector<Napi::Reference<Napi::Value>> keep;
+  std::vector<const float*> features;
+  std::vector<Shape> shapes;
+  const float* logits = nullptr;
+  const float* confidence = nullptr;
+  const uint8_t* labels = nullptr;
+};
+
+class ExecutorWrap;
+
+class StageWorker : public Napi::AsyncWorker {
+ public:
+  // `run_k` false: only take the import (benchmarks time a stage without its import).
+  StageWorker(Napi::Env env, std::shared_ptr<Executor> ex, RunWrap* run, Napi::Object run_object, int k, float threshold,
+              bool need, std::unique_ptr<Import> from, bool run_k = true)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), ex_(std::move(ex)), run_(run), k_(k),
+        threshold_(threshold), need_(need), run_k_(run_k), from_(std::move(from)) {
+    run_ref_ = Napi::Persistent(run_object);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      if (from_) {
+        ex_->import_state(run_->state, k_ - 1, from_->features, from_->shapes, from_->logits, from_->confidence,
+                          from_->labels);
+      }
+      if (run_k_) result_ = ex_->run_stage(run_->state, k_, threshold_, need_);
+      labels_ = run_->state.labels;
+      confidence_ = run_->state.confidence;
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    run_->busy = false;
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    auto labels = Napi::Uint8Array::New(env, labels_.size());
+    std::memcpy(labels.Data(), labels_.data(), labels_.size());
+    auto confidence = Napi::Float32Array::New(env, confidence_.size());
+    std::memcpy(confidence.Data(), confidence_.data(), confidence_.size() * 4);
+    Napi::Array computed = Napi::Array::New(env, result_.computed.size());
+    for (size_t i = 0; i < result_.computed.size(); i++) computed.Set(uint32_t(i), Napi::Number::New(env, double(result_.computed[i])));
+    out.Set("labels", labels);
+    out.Set("confidence", confidence);
+    out.Set("computed", computed);
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override {
+    run_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Executor> ex_;
+  RunWrap* run_;
+  Napi::ObjectReference run_ref_;
+  int k_;
+  float threshold_;
+  bool need_;
+  bool run_k_;
+  std::unique_ptr<Import> from_;
+  adpc::StageResult result_;
+  std::vector<uint8_t> labels_;
+  std::vector<float> confidence_;
+};
+
+class ExportWorker : public Napi::AsyncWorker {
+ public:
+  ExportWorker(Napi::Env env, std::shared_ptr<Executor> ex, RunWrap* run, Napi::Object run_object)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), ex_(std::move(ex)), run_(run) {
+    run_ref_ = Napi::Persistent(run_object);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      const RunState& s = run_->state;
+      features_.resize(s.feature_shapes.size());
+      std::vector<float*> f;
+      for (size_t i = 0; i < features_.size(); i++) {
+        features_[i].resize(s.feature_shapes[i].floats());
+        f.push_back(features_[i].data());
+      }
+      if (f.empty()) throw std::invalid_argument("export: the state holds no features");
+      logits_.resize(s.feature_shapes[0].positions() * size_t(ex_->classes()));
+      ex_->export_nchw(s, f, logits_.data());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    run_->busy = false;
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array features = Napi::Array::New(env, features_.size());
+    for (size_t i = 0; i < features_.size(); i++) {
+      auto a = Napi::Float32Array::New(env, features_[i].size());
+      std::memcpy(a.Data(), features_[i].data(), features_[i].size() * 4);
+      features.Set(uint32_t(i), a);
+    }
+    auto logits = Napi::Float32Array::New(env, logits_.size());
+    std::memcpy(logits.Data(), logits_.data(), logits_.size() * 4);
+    out.Set("features", features);
+    out.Set("logits", logits);
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override {
+    run_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Executor> ex_;
+  RunWrap* run_;
+  Napi::ObjectReference run_ref_;
+  std::vector<std::vector<float>> features_;
+  std::vector<float> logits_;
+};
+
+template <typename T>
+const T* typed_view(Import& from, const Napi::Value& v, napi_typedarray_type type, size_t expect, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) bad(std::string(what) + " has the wrong type");
+  const Napi::TypedArray t = v.As<Napi::TypedArray>();
+  if (t.ElementLength() != expect) bad(std::string(what) + " has " + std::to_string(t.ElementLength()) + " values, expected " + std::to_string(expect));
+  from.keep.push_back(Napi::Persistent(v));
+  return reinterpret_cast<const T*>(static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
+}
+
+class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
+ public:
+  static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function f = DefineClass(env, "Executor", {
+        InstanceAccessor<&ExecutorWrap::Isa>("isa"),
+        InstanceAccessor<&ExecutorWrap::Threads>("threads"),
+        InstanceMethod<&ExecutorWrap::NewRun>("newRun"),
+        InstanceMethod<&ExecutorWrap::RunStage>("runStage"),
+        InstanceMethod<&ExecutorWrap::ImportState>("importState"),
+        InstanceMethod<&ExecutorWrap::ExportState>("exportState"),
+        InstanceMethod<&ExecutorWrap::SetProfiling>("setProfiling"),
+        InstanceMethod<&ExecutorWrap::Profile>("profile"),
+    });
+    exports.Set("Executor", f);
+    return exports;
+  }
+
+  explicit ExecutorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExecutorWrap>(info) {
+    Napi::Env env = info.Env();
+    try {
+      if (info.Length() != 1 || !info[0].IsObject()) bad("new Executor({stages, weights, classes, isa, threads})");
+      const Napi::Object o = info[0].As<Napi::Object>();
+      const Napi::Value w = field(o, "weights");
+      if (!w.IsTypedArray()) bad("weights must be a Uint8Array");
+      const Napi::TypedArray wt = w.As<Napi::TypedArray>();
+      const uint8_t* weights = static_cast<uint8_t*>(wt.ArrayBuffer().Data()) + wt.ByteOffset();
+      std::vector<Program> programs;
+      const Napi::Array stages = field(o, "stages").As<Napi::Array>();
+      for (uint32_t i = 0; i < stages.Length(); i++) programs.push_back(parse_program(stages.Get(i).As<Napi::Object>(), weights, wt.ByteLength()));
+      const int threads = integer(field(o, "threads"), "threads");
+      if (threads < 1 || threads > 256) bad("threads must be 1..256");
+      ex_ = std::make_shared<Executor>(std::move(programs), integer(field(o, "classes"), "classes"),
+                                       choose_isa(field(o, "isa").As<Napi::String>().Utf8Value()), threads);
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    }
+  }
+
+ private:
+  Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), adpc::isa_name(ex_->isa())); }
+  Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ex_->threads()); }
+  Napi::Value NewRun(const Napi::CallbackInfo& info) { return info.Env().GetInstanceData<AddonData>()->run_class.New({}); }
+
+  RunWrap* claim(const Napi::Value& v) {
+    Napi::Env env = v.Env();
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(env.GetInstanceData<AddonData>()->run_class.Value())) bad("expected a Run from newRun()");
+    RunWrap* run = RunWrap::Unwrap(v.As<Napi::Object>());
+    if (run->busy) bad("this Run is already running a stage");
+    return run;
+  }
+
+  std::unique_ptr<Import> parse_import(const Napi::Value& v) {
+    if (!v.IsObject()) return nullptr;
+    const Napi::Object f = v.As<Napi::Object>();
+    auto from = std::make_unique<Import>();
+    const Napi::Array shapes = field(f, "shapes").As<Napi::Array>();
+    const Napi::Array features = field(f, "features").As<Napi::Array>();
+    if (shapes.Length() != features.Length() || shapes.Length() == 0) bad("from: features and shapes differ");
+    for (uint32_t i = 0; i < shapes.Length(); i++) {
+      const Napi::Array s = shapes.Get(i).As<Napi::Array>();
+      Shape sh{integer(s.Get(0u), "c"), integer(s.Get(1u), "h"), integer(s.Get(2u), "w")};
+      if (sh.c < 1 || sh.h < 1 || sh.w < 1) bad("from: bad shape");
+      from->shapes.push_back(sh);
+      from->features.push_back(typed_view<float>(*from, features.Get(i), napi_float32_array, sh.floats(), "a feature"));
+    }
+    const size_t positions = from->shapes[0].positions();
+    from->logits = typed_view<float>(*from, field(f, "logits"), napi_float32_array, positions * size_t(ex_->classes()), "logits");
+    from->confidence = typed_view<float>(*from, field(f, "confidence"), napi_float32_array, positions, "confidence");
+    from->labels = typed_view<uint8_t>(*from, field(f, "labels"), napi_uint8_array, positions, "labels");
+    return from;
+  }
+
+  Napi::Value RunStage(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      if (info.Length() < 4) bad("runStage(run, k, threshold, needFeatures, from?)");
+      RunWrap* run = claim(info[0]);
+      const int k = integer(info[1], "stage");
+      if (!info[2].IsNumber()) bad("threshold must be a number");
+      const float threshold = float(info[2].As<Napi::Number>().DoubleValue());
+      const bool need = info[3].ToBoolean().Value();
+      std::unique_ptr<Import> from = info.Length() > 4 ? parse_import(info[4]) : nullptr;
+      run->busy = true;
+      auto* worker = new StageWorker(env, ex_, run, info[0].As<Napi::Object>(), k, threshold, need, std::move(from));
+      Napi::Promise promise = worker->promise();
+      worker->Queue();
+      return promise;
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  Napi::Value ImportState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      if (info.Length() < 3) bad("importState(run, stage, from)");
+      RunWrap* run = claim(info[0]);
+      const int stage = integer(info[1], "stage");
+      std::unique_ptr<Import> from = parse_import(info[2]);
+      if (!from) bad("importState needs the stage's outputs");
+      run->busy = true;
+      auto* worker = new StageWorker(env, ex_, run, info[0].As<Napi::Object>(), stage + 1, 1.f, false, std::move(from), false);
+      Napi::Promise promise = worker->promise();
+      worker->Queue();
+      return promise;
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  Napi::Value ExportState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      RunWrap* run = claim(info[0]);
+      run->busy = true;
+      auto* worker = new ExportWorker(env, ex_, run, info[0].As<Napi::Object>());
+      Napi::Promise promise = worker->promise();
+      worker->Queue();
+      return promise;
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  Napi::Value SetProfiling(const Napi::CallbackInfo& info) {
+    ex_->set_profiling(info.Length() > 0 && info[0].ToBoolean().Value());
+    return info.Env().Undefined();
+  }
+
+  // [{ms, calls, positions}] per op of stage k, then the mask, needed-set and merge phases
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      const std::vector<adpc::OpTiming> t = ex_->profile(integer(info[0], "stage"));
+      Napi::Array out = Napi::Array::New(env, t.size());
+      for (size_t i = 0; i < t.size(); i++) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("ms", t[i].ms);
+        o.Set("calls", double(t[i].calls));
+        o.Set("positions", double(t[i].positions));
+        out.Set(uint32_t(i), o);
+      }
+      return out;
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  std::shared_ptr<Executor> ex_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  data->run_class = Napi::Persistent(RunWrap::Define(env));
+  env.SetInstanceData(data);
+  ExecutorWrap::Init(env, exports);
+  exports.Set("isas", [&] {
+    Napi::Array a = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (adpc::Isa isa : adpc::supported_isas()) a.Set(i++, Napi::String::New(env, adpc::isa_name(isa)));
+    return a;
+  }());
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(adpc_native, Init)

@@ -1,0 +1,606 @@
+#include "executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include "row_ops.h"
+
+namespace adpc {
+
+void Buffer::Free::operator()(float* p) const { std::free(p); }
+
+void Buffer::resize(size_t floats) {
+  if (floats <= size_) return;
+  const size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64;
+  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!p) throw std::bad_alloc();
+  data_.reset(p);
+  size_ = floats;
+}
+
+namespace {
+
+constexpr size_t kChunk = 32;  // positions per parallel task
+constexpr size_t kNone = std::numeric_limits<size_t>::max();
+
+// PyTorch's nearest source index (mode "nearest") for one axis.
+int nearest_index(int o, int in, int out) {
+  if (in == out) return o;
+  const float scale = float(in) / float(out);
+  return std::min(int(float(o) * scale), in - 1);
+}
+
+// Where a tensor is read: everywhere, or at the set bytes of `bits`.
+struct Needed {
+  bool all = false;
+  bool any = false;
+  std::vector<uint8_t> bits;
+  void reset(size_t positions) {
+    all = any = false;
+    bits.assign(positions, 0);
+  }
+  void set_all() { all = any = true; }
+};
+
+// dst |= src
+void or_needed(Needed& dst, const Needed& src) {
+  if (!src.any || dst.all) return;
+  if (src.all) {
+    dst.set_all();
+    return;
+  }
+  uint8_t* d = dst.bits.data();
+  const uint8_t* x = src.bits.data();
+  for (size_t q = 0; q < dst.bits.size(); q++) d[q] |= x[q];
+  dst.any = true;
+}
+
+// in |= the input positions a conv reads to compute the output positions set in `computed`
+void mark_footprint(const uint8_t* computed, const Shape& os, const ConvSpec& s, const Shape& is, Needed& in) {
+  in.any = true;
+  uint8_t* d = in.bits.data();
+  if (s.kernel == 1 && s.stride == 1) {
+    for (size_t q = 0; q < os.positions(); q++) d[q] |= computed[q];
+    return;
+  }
+  if (s.stride == 1 && s.pad == 1 && is.h == os.h && is.w == os.w) {
+    // a 3x3 dilation, separably: rows, then columns
+    std::vector<uint8_t> rows(os.positions());
+    for (int y = 0; y < os.h; y++) {
+      const uint8_t* c = computed + size_t(y) * os.w;
+      uint8_t* r = rows.data() + size_t(y) * os.w;
+      for (int x = 0; x < os.w; x++) r[x] = c[x] | (x > 0 ? c[x - 1] : 0) | (x + 1 < os.w ? c[x + 1] : 0);
+    }
+    for (int y = 0; y < os.h; y++) {
+      const uint8_t* up = y > 0 ? rows.data() + size_t(y - 1) * os.w : nullptr;
+      const uint8_t* mid = rows.data() + size_t(y) * os.w;
+      const uint8_t* down = y + 1 < os.h ? rows.data() + size_t(y + 1) * os.w : nullptr;
+      uint8_t* out = d + size_t(y) * os.w;
+      for (int x = 0; x < os.w; x++) out[x] |= mid[x] | (up ? up[x] : 0) | (down ? down[x] : 0);
+    }
+    return;
+  }
+  for (int y = 0; y < os.h; y++) {
+    for (int x = 0; x < os.w; x++) {
+      if (!computed[size_t(y) * os.w + x]) continue;
+      for (int ky = 0; ky < s.kernel; ky++) {
+        const int yy = y * s.stride - s.pad + ky;
+        if (yy < 0 || yy >= is.h) continue;
+        for (int kx = 0; kx < s.kernel; kx++) {
+          const int xx = x * s.stride - s.pad + kx;
+          if (xx >= 0 && xx < is.w) d[size_t(yy) * is.w + xx] = 1;
+        }
+      }
+    }
+  }
+}
+
+// in |= the source positions of a bilinear upsampling read at `out`'s positions
+void mark_bilinear_support(const Needed& out, const Shape& os, const Bilinear& b, const Shape& is, Needed& in) {
+  if (!out.any || in.all) return;
+  if (out.all) {
+    in.set_all();
+    return;
+  }
+  in.any = true;
+  uint8_t* d = in.bits.data();
+  for (int y = 0; y < os.h; y++) {
+    const uint8_t* row = out.bits.data() + size_t(y) * os.w;
+    for (int x = 0; x < os.w; x++) {
+      if (!row[x]) continue;
+      d[size_t(b.y.i0[y]) * is.w + b.x.i0[x]] = 1;
+      d[size_t(b.y.i0[y]) * is.w + b.x.i1[x]] = 1;
+      d[size_t(b.y.i1[y]) * is.w + b.x.i0[x]] = 1;
+      d[size_t(b.y.i1[y]) * is.w + b.x.i1[x]] = 1;
+    }
+  }
+}
+
+// Runs fn(span) over [0, count) in chunks across the pool.
+template <typename Fn>
+void in_chunks(ThreadPool& pool, size_t count, size_t chunk, Fn fn) {
+  pool.parallel_for((count + chunk - 1) / chunk, [&](size_t task, int) {
+    fn(task * chunk, std::min(count, (task + 1) * chunk));
+  });
+}
+
+}  // namespace
+
+struct Executor::Compiled {
+  Program prog;
+  std::vector<PackedConv> fused;   // per op: bias = pre + post (every needed position computed)
+  std::vector<PackedConv> masked;  // per op: bias = pre (skipped positions filled afterwards)
+  std::vector<std::vector<Bilinear>> bilinear;  // per op, per term (upsample terms and ops)
+  std::vector<size_t> offset;      // per tensor: floats into the arena, kNone if bound to the run
+  size_t arena_floats = 0;
+  std::vector<OpTiming> timing;    // ops, then masks, needed, merge
+};
+
+// The per-stage working state, reused from run to run (one stage runs at a time).
+struct Executor::Arena {
+  Buffer data;
+  std::vector<Needed> needed;                    // per tensor
+  std::vector<std::vector<uint8_t>> masks;       // per masked resolution
+  std::vector<uint8_t> mask_all;
+  std::vector<int64_t> counts;
+  std::vector<std::vector<int32_t>> mask_lists, unmask_lists;  // per masked resolution
+  std::vector<std::vector<int32_t>> all_positions;              // per tensor
+  // per op: positions a conv computes, skipped positions it fills, computed ones it keeps;
+  // the *_of pointers are what the forward pass uses: these lists or the shared ones above
+  std::vector<std::vector<int32_t>> computed, skipped, kept, needed_list;
+  std::vector<const std::vector<int32_t>*> computed_of, skipped_of, kept_of, needed_of;
+  std::vector<uint8_t> fused;                    // per conv op: no needed position is skipped
+  std::vector<uint8_t> footprint;
+};
+
+namespace {
+
+// Arena offsets for the stage's own tensors: each lives from its op to its last reader, and
+// tensors whose lives do not overlap share memory.
+void plan_memory(Executor::Compiled& c) {
+  const Program& p = c.prog;
+  const size_t n = p.tensors.size();
+  std::vector<int> last(n, -1);
+  auto read = [&](int t, int i) { if (t >= 0) last[t] = std::max(last[t], i); };
+  for (size_t i = 0; i < p.ops.size(); i++) {
+    const Op& op = p.ops[i];
+    read(op.in, int(i));
+    read(op.conv.residual, int(i));
+    for (const Term& t : op.terms) read(t.tensor, int(i));
+  }
+  read(p.out_logits, int(p.ops.size()));
+  c.offset.assign(n, kNone);
+  std::vector<bool> bound(n, false);
+  for (int t : p.inputs) bound[t] = true;
+  for (int t : p.out_features) bound[t] = true;
+  struct Live { size_t start, end; int until; };
+  std::vector<Live> live;
+  for (size_t i = 0; i < p.ops.size(); i++) {
+    const int t = p.ops[i].out;
+    live.erase(std::remove_if(live.begin(), live.end(), [&](const Live& l) { return l.until < int(i); }), live.end());
+    if (bound[t]) continue;
+    const size_t size = ((p.tensors[t].floats() + 15) / 16) * 16;
+    std::sort(live.begin(), live.end(), [](const Live& a, const Live& b) { return a.start < b.start; });
+    size_t at = 0;
+    for (const Live& l : live) {
+      if (at + size <= l.start) break;
+      at = std::max(at, l.end);
+    }
+    c.offset[t] = at;
+    live.push_back({at, at + size, std::max(last[t], int(i))});
+    c.arena_floats = std::max(c.arena_floats, at + size);
+  }
+}
+
+std::unique_ptr<Executor::Compiled> compile(Program prog, Isa isa) {
+  prog.validate();
+  auto c = std::make_unique<Executor::Compiled>();
+  c->fused.resize(prog.ops.size());
+  c->masked.resize(prog.ops.size());
+  c->bilinear.resize(prog.ops.size());
+  for (size_t i = 0; i < prog.ops.size(); i++) {
+    const Op& op = prog.ops[i];
+    const Shape& out = prog.tensors[op.out];
+    if (op.kind == OpKind::conv) {
+      const ConvSpec& s = op.conv;
+      const int taps = s.kernel * s.kernel;
+      std::vector<float> both(s.cout);
+      for (int n = 0; n < s.cout; n++) both[n] = s.pre_bias[n] + s.post_bias[n];
+      c->fused[i] = pack_conv(s.weight.data(), both.data(), s.cout, s.cin, taps, isa);
+      if (s.fill_radius >= 0) c->masked[i] = pack_conv(s.weight.data(), s.pre_bias.data(), s.cout, s.cin, taps, isa);
+    } else if (op.kind == OpKind::upsample) {
+      const Shape& in = prog.tensors[op.in];
+      c->bilinear[i].push_back({bilinear_axis(in.h, out.h), bilinear_axis(in.w, out.w)});
+    } else if (op.kind == OpKind::fuse_sum || op.kind == OpKind::concat_up) {
+      for (const Term& t : op.terms) {
+        const Shape& in = prog.tensors[t.tensor];
+        c->bilinear[i].push_back({bilinear_axis(in.h, out.h), bilinear_axis(in.w, out.w)});
+      }
+    }
+  }
+  c->timing.resize(prog.ops.size() + 3);
+  c->prog = std::move(prog);
+  plan_memory(*c);
+  return c;
+}
+
+}  // namespace
+
+Executor::Executor(std::vector<Program> programs, int classes, Isa isa, int threads)
+    : classes_(classes), isa_(isa), pool_(threads) {
+  if (classes < 1 || classes > 255) throw std::invalid_argument("native executor: classes must be 1..255");
+  for (Program& p : programs) {
+    if (p.stage < 2 || p.stage > 4 || has_stage(p.stage)) throw std::invalid_argument("native executor: stages must be distinct, 2..4");
+    if (p.out_logits < 0 || p.out_logits >= int(p.tensors.size()) || p.tensors[p.out_logits].c != classes) {
+      throw std::invalid_argument("native executor: logits channels != classes");
+    }
+    stages_.push_back(compile(std::move(p), isa));
+  }
+}
+
+Executor::~Executor() = default;
+
+bool Executor::has_stage(int k) const {
+  return std::any_of(stages_.begin(), stages_.end(), [&](const auto& c) { return c->prog.stage == k; });
+}
+
+const Program& Executor::program(int k) const {
+  for (const auto& c : stages_) if (c->prog.stage == k) return c->prog;
+  throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
+}
+
+void Executor::import_state(RunState& run, int stage, const std::vector<const float*>& features_nchw,
+                            const std::vector<Shape>& shapes, const float* logits_nchw, const float* confidence,
+                            const uint8_t* labels) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (features_nchw.size() != shapes.size() || shapes.empty()) throw std::invalid_argument("import: features and shapes differ");
+  const Shape lo{classes_, shapes[0].h, shapes[0].w};
+  run.stage = stage;
+  run.feature_shapes = shapes;
+  run.features.resize(shapes.size());
+  auto transpose = [&](const float* src, const Shape& s, float* dst) {
+    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { to_nhwc(src, s.positions(), s.c, b, e, dst); });
+  };
+  for (size_t i = 0; i < shapes.size(); i++) {
+    run.features[i].resize(shapes[i].floats());
+    transpose(features_nchw[i], shapes[i], run.features[i].data());
+  }
+  run.logits.resize(lo.floats());
+  transpose(logits_nchw, lo, run.logits.data());
+  run.confidence.assign(confidence, confidence + lo.positions());
+  run.labels.assign(labels, labels + lo.positions());
+}
+
+void Executor::export_nchw(const RunState& run, std::vector<float*> features, float* logits) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (features.size() != run.feature_shapes.size()) {
+    throw std::invalid_argument("export: the state holds " + std::to_string(run.feature_shapes.size()) + " features");
+  }
+  auto transpose = [&](const float* src, const Shape& s, float* dst) {
+    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { to_nchw(src, s.positions(), s.c, b, e, dst); });
+  };
+  for (size_t i = 0; i < features.size(); i++) transpose(run.features[i].data(), run.feature_shapes[i], features[i]);
+  transpose(run.logits.data(), Shape{classes_, run.feature_shapes[0].h, run.feature_shapes[0].w}, logits);
+}
+
+void Executor::set_profiling(bool on) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  profiling_ = on;
+  for (auto& c : stages_) std::fill(c->timing.begin(), c->timing.end(), OpTiming{});
+}
+
+std::vector<OpTiming> Executor::profile(int k) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& c : stages_) if (c->prog.stage == k) return c->timing;
+  throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
+}
+
+// The masks: 1/4 resolution from the confidence, nearest-resized to the other resolutions.
+static void make_masks(Executor::Arena& a, const Program& p, const RunState& run, float threshold) {
+  const Shape& quarter = p.tensors[p.out_logits];
+  const size_t n = p.resolutions.size();
+  a.masks.resize(n);
+  a.mask_all.assign(n, 0);
+  a.counts.assign(n, 0);
+  a.mask_lists.resize(n);
+  a.unmask_lists.resize(n);
+  for (size_t r = 0; r < n; r++) {
+    const int h = p.resolutions[r].first, w = p.resolutions[r].second;
+    auto& m = a.masks[r];
+    m.resize(size_t(h) * w);
+    a.mask_lists[r].clear();
+    a.unmask_lists[r].clear();
+    for (int y = 0; y < h; y++) {
+      const int sy = nearest_index(y, quarter.h, h);
+      for (int x = 0; x < w; x++) {
+        const size_t q = size_t(y) * w + x;
+        m[q] = run.confidence[size_t(sy) * quarter.w + nearest_index(x, quarter.w, w)] <= threshold;
+        (m[q] ? a.mask_lists[r] : a.unmask_lists[r]).push_back(int32_t(q));
+      }
+    }
+    a.counts[r] = int64_t(a.mask_lists[r].size());
+    a.mask_all[r] = a.unmask_lists[r].empty();
+  }
+}
+
+// Backward over the ops: where each tensor is read, and for each conv which positions it
+// computes, fills and keeps. A conv computes the masked positions that are read or that a
+// read, skipped neighbour's fill needs; its input is read under those positions' kernels.
+static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool need_features) {
+  const Program& p = cp.prog;
+  const size_t n_tensors = p.tensors.size(), n_ops = p.ops.size();
+  a.needed.resize(n_tensors);
+  for (size_t t = 0; t < n_tensors; t++) a.needed[t].reset(p.tensors[t].positions());
+  a.all_positions.resize(n_tensors);
+  for (size_t t = 0; t < n_tensors; t++) {
+    auto& all = a.all_positions[t];
+    if (all.size() == p.tensors[t].positions()) continue;
+    all.resize(p.tensors[t].positions());
+    for (size_t q = 0; q < all.size(); q++) all[q] = int32_t(q);
+  }
+  if (need_features) for (int t : p.out_features) a.needed[t].set_all();
+  {
+    // the head is read where the 1/4-resolution mask computes: the merge keeps the rest
+    Needed& head = a.needed[p.out_logits];
+    if (a.mask_all[0]) head.set_all();
+    else if (!a.mask_lists[0].empty()) {
+      head.any = true;
+      for (int32_t q : a.mask_lists[0]) head.bits[size_t(q)] = 1;
+    }
+  }
+  for (auto* v : {&a.computed, &a.skipped, &a.kept, &a.needed_list}) v->resize(n_ops);
+  for (auto* v : {&a.computed_of, &a.skipped_of, &a.kept_of, &a.needed_of}) v->assign(n_ops, nullptr);
+  a.fused.assign(n_ops, 0);
+
+  for (size_t i = n_ops; i-- > 0;) {
+    const Op& op = p.ops[i];
+    const Needed& N = a.needed[op.out];
+    const Shape& os = p.tensors[op.out];
+    if (!N.any) continue;
+    if (N.all) {
+      a.needed_of[i] = &a.all_positions[op.out];
+    } else {
+      auto& list = a.needed_list[i];
+      list.clear();
+      for (size_t q = 0; q < os.positions(); q++) if (N.bits[q]) list.push_back(int32_t(q));
+      a.needed_of[i] = &list;
+    }
+    switch (op.kind) {
+      case OpKind::conv: {
+        const ConvSpec& s = op.conv;
+        const bool masked = s.fill_radius >= 0 && !a.mask_all[op.mask];
+        const Shape& is = p.tensors[op.in];
+        Needed& in = a.needed[op.in];
+        if (s.residual >= 0) or_needed(a.needed[s.residual], N);
+        if (!masked) {
+          a.computed_of[i] = a.needed_of[i];
+          a.fused[i] = 1;
+          if (N.all) in.set_all();
+          else if (!in.all) {
+            a.footprint.assign(os.positions(), 0);
+            for (int32_t q : *a.needed_of[i]) a.footprint[size_t(q)] = 1;
+            mark_footprint(a.footprint.data(), os, s, is, in);
+          }
+          break;
+        }
+        const uint8_t* M = a.masks[op.mask].data();
+        if (N.all) {
+          // everything is read: compute every masked position, fill every skipped one
+          a.computed_of[i] = a.kept_of[i] = &a.mask_lists[op.mask];
+          a.skipped_of[i] = &a.unmask_lists[op.mask];
+          if (!in.all) mark_footprint(M, os, s, is, in);
+          break;
+        }
+        auto& C = a.computed[i];
+        auto& skipped = a.skipped[i];
+        auto& kept = a.kept[i];
+        C.clear();
+        skipped.clear();
+        kept.clear();
+        a.footprint.assign(os.positions(), 0);
+        const int r = s.fill_radius;
+        for (size_t q = 0; q < os.positions(); q++) {
+          const bool needed = N.bits[q];
+          bool compute = false;
+          if (M[q]) {
+            compute = needed;
+            for (int dy = -r; dy <= r && !compute; dy++) {  // a read, skipped neighbour's fill reads it
+              const int yy = int(q / os.w) + dy;
+              if (yy < 0 || yy >= os.h) continue;
+              for (int dx = -r; dx <= r; dx++) {
+                const int xx = int(q % os.w) + dx;
+                if (xx < 0 || xx >= os.w) continue;
+                const size_t nq = size_t(yy) * os.w + xx;
+                if (!M[nq] && N.bits[nq]) { compute = true; break; }
+              }
+            }
+          } else if (needed) {
+            skipped.push_back(int32_t(q));
+          }
+          if (compute) {
+            C.push_back(int32_t(q));
+            a.footprint[q] = 1;
+            if (needed) kept.push_back(int32_t(q));
+          }
+        }
+        a.computed_of[i] = &C;
+        a.skipped_of[i] = &skipped;
+        a.kept_of[i] = &kept;
+        a.fused[i] = skipped.empty() && kept.size() == C.size();
+        if (!in.all && !C.empty()) mark_footprint(a.footprint.data(), os, s, is, in);
+        break;
+      }
+      case OpKind::fuse_sum:
+      case OpKind::concat_up:
+        for (size_t t = 0; t < op.terms.size(); t++) {
+          const Term& term = op.terms[t];
+          Needed& in = a.needed[term.tensor];
+          if (term.upsample) mark_bilinear_support(N, os, cp.bilinear[i][t], p.tensors[term.tensor], in);
+          else or_needed(in, N);
+        }
+        break;
+      case OpKind::avgpool2: {
+        const Shape& is = p.tensors[op.in];
+        Needed& in = a.needed[op.in];
+        if (N.all) {
+          in.set_all();
+          break;
+        }
+        if (in.all) break;
+        in.any = true;
+        for (int32_t q : *a.needed_of[i]) {
+          const int y = int(q / os.w) * 2, x = int(q % os.w) * 2;
+          for (int dy = 0; dy < 2; dy++) for (int dx = 0; dx < 2; dx++) in.bits[size_t(y + dy) * is.w + x + dx] = 1;
+        }
+        break;
+      }
+      case OpKind::upsample:
+        mark_bilinear_support(N, os, cp.bilinear[i][0], p.tensors[op.in], a.needed[op.in]);
+        break;
+    }
+  }
+}
+
+StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features) {
+  Compiled* cp = nullptr;
+  for (const auto& c : stages_) if (c->prog.stage == k) cp = c.get();
+  if (!cp) throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
+  const Program& p = cp->prog;
+  if (run.stage != k - 1) {
+    throw std::invalid_argument("native executor: stage " + std::to_string(k) + " needs the state of stage " + std::to_string(k - 1));
+  }
+  if (run.feature_shapes.size() != p.inputs.size()) {
+    throw std::invalid_argument("native executor: the previous stage left no features for stage " + std::to_string(k));
+  }
+  for (size_t i = 0; i < p.inputs.size(); i++) {
+    const Shape& a = run.feature_shapes[i];
+    const Shape& b = p.tensors[p.inputs[i]];
+    if (a.c != b.c || a.h != b.h || a.w != b.w) throw std::invalid_argument("native executor: input feature shape differs from the program");
+  }
+
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!arena_) arena_ = std::make_unique<Arena>();
+  Arena& a = *arena_;
+  auto clock = std::chrono::steady_clock::now();
+  auto lap = [&](size_t slot, int64_t positions) {
+    if (!profiling_) return;
+    const auto now = std::chrono::steady_clock::now();
+    OpTiming& t = cp->timing[slot];
+    t.ms += std::chrono::duration<double, std::milli>(now - clock).count();
+    t.calls++;
+    t.positions += positions;
+    clock = now;
+  };
+  const size_t n_ops = p.ops.size();
+
+  a.data.resize(cp->arena_floats);
+  run.spare.resize(p.out_features.size());
+  for (size_t i = 0; i < p.out_features.size(); i++) run.spare[i].resize(p.tensors[p.out_features[i]].floats());
+  std::vector<float*> ptr(p.tensors.size(), nullptr);
+  for (size_t t = 0; t < p.tensors.size(); t++) if (cp->offset[t] != kNone) ptr[t] = a.data.data() + cp->offset[t];
+  for (size_t i = 0; i < p.inputs.size(); i++) ptr[p.inputs[i]] = run.features[i].data();
+  for (size_t i = 0; i < p.out_features.size(); i++) ptr[p.out_features[i]] = run.spare[i].data();
+  auto map = [&](int t) { const Shape& s = p.tensors[t]; return MapRef{ptr[t], s.h, s.w, s.c}; };
+  auto term_of = [&](int t, const Bilinear* up) { const Shape& s = p.tensors[t]; return adpc::MapTerm{ptr[t], s.h, s.w, s.c, up}; };
+
+  make_masks(a, p, run, threshold);
+  lap(n_ops, 0);
+  find_needed(a, *cp, need_features);
+  lap(n_ops + 1, 0);
+
+  for (size_t i = 0; i < n_ops; i++) {
+    const Op& op = p.ops[i];
+    if (!a.needed_of[i]) continue;  // nothing reads its output
+    const std::vector<int32_t>& N = *a.needed_of[i];
+    const MapRef out = map(op.out);
+    const Shape& os = p.tensors[op.out];
+    switch (op.kind) {
+      case OpKind::conv: {
+        const ConvSpec& s = op.conv;
+        const Shape& is = p.tensors[op.in];
+        const float* in = ptr[op.in];
+        const float* res = s.residual >= 0 ? ptr[s.residual] : nullptr;
+        const bool fused = a.fused[i];
+        const std::vector<int32_t>& C = *a.computed_of[i];
+        const PackedConv& pack = fused ? cp->fused[i] : cp->masked[i];
+        const int taps = s.kernel * s.kernel;
+        const float* zero = zero_row(size_t(s.cin));
+        in_chunks(pool_, C.size(), kChunk, [&](size_t begin, size_t end) {
+          const float* rows[kChunk * 9];
+          float* outs[kChunk];
+          const float* resid[kChunk];
+          for (size_t j = begin; j < end; j++) {
+            const int q = C[j], y = q / os.w, x = q % os.w;
+            const float** r = rows + (j - begin) * taps;
+            for (int ky = 0; ky < s.kernel; ky++) {
+              const int yy = y * s.stride - s.pad + ky;
+              for (int kx = 0; kx < s.kernel; kx++) {
+                const int xx = x * s.stride - s.pad + kx;
+                r[ky * s.kernel + kx] = (yy < 0 || yy >= is.h || xx < 0 || xx >= is.w)
+                    ? zero : in + (size_t(yy) * is.w + xx) * is.c;
+              }
+            }
+            outs[j - begin] = out.data + size_t(q) * os.c;
+            if (res) resid[j - begin] = res + size_t(q) * os.c;
+          }
+          conv_rows(pack, ConvJob{rows, outs, (fused && res) ? resid : nullptr, true, fused && s.relu, end - begin});
+        });
+        if (fused) break;
+        // The read, skipped positions take the RBF fill of their computed neighbours' raw
+        // outputs; only then do the computed ones get their BN shift, residual and ReLU.
+        const std::vector<int32_t>& skipped = *a.skipped_of[i];
+        const std::vector<int32_t>& kept = *a.kept_of[i];
+        const uint8_t* M = a.masks[op.mask].data();
+        in_chunks(pool_, skipped.size(), kChunk, [&](size_t b, size_t e) {
+          fill_and_finish(Span{skipped.data(), b, e}, out, M, s.fill.data(), s.fill_radius, s.post_bias.data(), res, s.relu);
+        });
+        in_chunks(pool_, kept.size(), kChunk * 4, [&](size_t b, size_t e) {
+          finish(Span{kept.data(), b, e}, out, s.post_bias.data(), res, s.relu);
+        });
+        break;
+      }
+      case OpKind::fuse_sum:
+      case OpKind::concat_up: {
+        std::vector<adpc::MapTerm> terms;
+        for (size_t t = 0; t < op.terms.size(); t++) terms.push_back(term_of(op.terms[t].tensor, op.terms[t].upsample ? &cp->bilinear[i][t] : nullptr));
+        in_chunks(pool_, N.size(), kChunk, [&](size_t b, size_t e) {
+          if (op.kind == OpKind::fuse_sum) sum_terms(Span{N.data(), b, e}, out, terms.data(), terms.size(), op.relu);
+          else concat_terms(Span{N.data(), b, e}, out, terms.data(), terms.size());
+        });
+        break;
+      }
+      case OpKind::avgpool2: {
+        const float* in = ptr[op.in];
+        const int in_w = p.tensors[op.in].w;
+        in_chunks(pool_, N.size(), kChunk, [&](size_t b, size_t e) { avgpool2(Span{N.data(), b, e}, out, in, in_w); });
+        break;
+      }
+      case OpKind::upsample: {
+        const adpc::MapTerm in = term_of(op.in, &cp->bilinear[i][0]);
+        in_chunks(pool_, N.size(), kChunk, [&](size_t b, size_t e) { upsample(Span{N.data(), b, e}, out, in); });
+        break;
+      }
+    }
+    if (profiling_) lap(i, int64_t(op.kind == OpKind::conv ? a.computed_of[i]->size() : N.size()));
+  }
+
+  // merge: computed positions take the new logits; the others keep the previous exit's
+  const float* head = ptr[p.out_logits];
+  const std::vector<int32_t>& computed = a.mask_lists[0];
+  in_chunks(pool_, computed.size(), 256, [&](size_t b, size_t e) {
+    merge_logits(Span{computed.data(), b, e}, head, run.logits.data(), classes_, run.confidence.data(), run.labels.data());
+  });
+  lap(n_ops + 2, a.counts[0]);
+
+  std::swap(run.features, run.spare);
+  run.feature_shapes.clear();
+  if (need_features) for (int t : p.out_features) run.feature_shapes.push_back(p.tensors[t]);
+  run.stage = k;
+  return StageResult{a.counts};
+}
+
+}  // namespace adpc

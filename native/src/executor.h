@@ -1,0 +1,100 @@
+// Runs masked stages computing each conv only where it is needed (docs/NATIVE.md).
+//
+// Per stage: the CA mask comes from the previous exit's confidence (<= threshold), nearest-
+// resized to every masked resolution. A backward pass over the program finds, for every
+// tensor, the positions something downstream reads (the head's logits are read only where the
+// mask computes; the features, when a later stage needs them, everywhere). A forward pass then
+// runs each conv only at the computed positions it needs (through an indirection buffer of
+// input-row pointers), fills the skipped positions that are read with ADP-C's RBF fill of
+// their computed neighbours, and runs the other ops only where they are read. Features stay
+// here, NHWC, between stages; NCHW only at the edges where onnxruntime takes over.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "kernels/conv.h"
+#include "kernels/thread_pool.h"
+#include "program.h"
+
+namespace adpc {
+
+// 64-byte aligned float storage.
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(size_t floats) { resize(floats); }
+  void resize(size_t floats);
+  float* data() { return data_.get(); }
+  const float* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+
+ private:
+  struct Free { void operator()(float* p) const; };
+  std::unique_ptr<float, Free> data_;
+  size_t size_ = 0;
+};
+
+// The state one frame carries from stage to stage.
+struct RunState {
+  int stage = 0;                    // last stage whose outputs these are (1 = imported from stage 1)
+  std::vector<Shape> feature_shapes;
+  std::vector<Buffer> features;     // NHWC
+  Buffer logits;                    // merged logits, NHWC [h][w][classes]
+  std::vector<float> confidence;    // max softmax of the merged logits
+  std::vector<uint8_t> labels;
+  std::vector<Buffer> spare;        // the other feature set, reused as the next stage's outputs
+};
+
+struct StageResult {
+  std::vector<int64_t> computed;  // positions computed per masked resolution
+};
+
+// Where a stage's time goes (benchmarks): per op, then the mask, needed-set and merge phases.
+struct OpTiming {
+  double ms = 0;
+  int64_t calls = 0;
+  int64_t positions = 0;  // positions the op computed (a conv) or wrote, summed over calls
+};
+
+class Executor {
+ public:
+  Executor(std::vector<Program> programs, int classes, Isa isa, int threads);
+  ~Executor();
+
+  Isa isa() const { return isa_; }
+  int threads() const { return pool_.size(); }
+  int classes() const { return classes_; }
+  bool has_stage(int k) const;
+  const Program& program(int k) const;
+
+  // Takes a stage's outputs from onnxruntime (NCHW features and logits, confidence, labels).
+  void import_state(RunState& run, int stage, const std::vector<const float*>& features_nchw,
+                    const std::vector<Shape>& shapes, const float* logits_nchw, const float* confidence,
+                    const uint8_t* labels);
+  // Runs stage k on the state left by stage k-1. `need_features`: a later stage will read them.
+  StageResult run_stage(RunState& run, int k, float threshold, bool need_features);
+  // The state's features and logits as NCHW (for an onnxruntime stage after this one).
+  void export_nchw(const RunState& run, std::vector<float*> features, float* logits);
+
+  // Per-op timing of every later run_stage (off by default: it costs a clock read per op).
+  void set_profiling(bool on);
+  // Stage k's timings: one per op, then masks, needed sets and merge.
+  std::vector<OpTiming> profile(int k);
+
+  struct Compiled;
+  struct Arena;
+
+ private:
+  std::vector<std::unique_ptr<Compiled>> stages_;
+  int classes_;
+  Isa isa_;
+  ThreadPool pool_;
+  std::mutex mutex_;  // one stage at a time: the pool and the arena are shared
+  std::unique_ptr<Arena> arena_;
+  bool profiling_ = false;
+};
+
+}  // namespace adpc

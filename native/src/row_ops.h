@@ -1,0 +1,63 @@
+// The executor's per-position work outside the convolutions: fills, epilogues, sums with
+// upsampling, concatenation, pooling and merging. Each call takes a run of positions (listed,
+// or a contiguous range when `list` is null) so the loops over channels vectorise per ISA.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace adpc {
+
+// PyTorch's bilinear source index (align_corners false), per output coordinate of one axis.
+struct Axis {
+  std::vector<int> i0, i1;
+  std::vector<float> l0, l1;
+};
+Axis bilinear_axis(int in, int out);
+
+struct Bilinear {
+  Axis y, x;
+};
+
+// Positions [begin, end) of `list`, or the positions begin..end-1 themselves when list is null.
+struct Span {
+  const int32_t* list;
+  size_t begin, end;
+  size_t at(size_t i) const { return list ? size_t(list[i]) : i; }
+};
+
+struct MapRef {
+  float* data;
+  int h, w, c;
+};
+
+// Skipped positions: the RBF fill of the computed neighbours' raw outputs (out rows where
+// mask is 1), then + bias + residual, ReLU. Writes only the listed (skipped) rows.
+void fill_and_finish(Span span, MapRef out, const uint8_t* mask, const float* weights, int radius,
+                     const float* bias, const float* residual, bool relu);
+
+// out = act(out + bias + residual) at the listed rows.
+void finish(Span span, MapRef out, const float* bias, const float* residual, bool relu);
+
+struct MapTerm {
+  const float* data;
+  int h, w, c;
+  const Bilinear* up;  // null: same size as the output
+};
+
+// out = act(sum of terms) (fuse_sum), or the terms side by side (concat_up).
+void sum_terms(Span span, MapRef out, const MapTerm* terms, size_t n, bool relu);
+void concat_terms(Span span, MapRef out, const MapTerm* terms, size_t n);
+
+void avgpool2(Span span, MapRef out, const float* in, int in_w);
+void upsample(Span span, MapRef out, const MapTerm& in);
+
+// merged logits at the computed positions, with their confidence (max softmax) and label
+void merge_logits(Span span, const float* head, float* logits, int classes, float* confidence, uint8_t* labels);
+
+// NCHW <-> NHWC for positions [begin, end)
+void to_nhwc(const float* nchw, size_t positions, int channels, size_t begin, size_t end, float* nhwc);
+void to_nchw(const float* nhwc, size_t positions, int channels, size_t begin, size_t end, float* nchw);
+
+}  // namespace adpc

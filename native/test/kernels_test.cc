@@ -1,0 +1,532 @@
+// Every ISA's kernels against naive references; the thread pool's guarantees.
+// Prints one line per group and a closing `N passed, M failed`; exits 1 on any failure.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../kernels/conv.h"
+#include "../kernels/fill.h"
+#include "../kernels/isa.h"
+#include "../kernels/thread_pool.h"
+
+using namespace adpc;
+
+namespace {
+
+int g_passed = 0;
+int g_failed = 0;
+
+// One named check; prints the first few failures of a group in full.
+struct Group {
+  std::string name;
+  int passed = 0;
+  int failed = 0;
+  explicit Group(std::string n) : name(std::move(n)) {}
+  bool check(bool ok, const std::string& what) {
+    if (ok) {
+      ++passed;
+    } else {
+      if (failed < 8) std::printf("  FAIL %s: %s\n", name.c_str(), what.c_str());
+      ++failed;
+    }
+    return ok;
+  }
+  ~Group() {
+    std::printf("%-44s %6d passed, %d failed\n", name.c_str(), passed, failed);
+    g_passed += passed;
+    g_failed += failed;
+  }
+};
+
+std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string fmt(const char* f, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
+
+std::mt19937 rng(20261214);
+
+float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng); }
+int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
+
+constexpr float kGuard = 12345.5f;
+constexpr int kPad = 64;  // guard floats on each side of every output row
+
+// Rows of `width` floats, each between guard bands and at a varying (unaligned) offset.
+struct GuardedRows {
+  int width;
+  std::vector<float> buf;
+  std::vector<size_t> start;
+  GuardedRows(size_t rows, int w) : width(w) {
+    const size_t stride = static_cast<size_t>(w) + 2 * kPad + 3;
+    buf.assign(rows * stride + 1, kGuard);
+    for (size_t i = 0; i < rows; ++i) start.push_back(i * stride + kPad + (i % 4));
+  }
+  float* row(size_t i) { return buf.data() + start[i]; }
+  bool guards_intact() const {
+    std::vector<bool> inside(buf.size(), false);
+    for (size_t s : start) std::fill(inside.begin() + s, inside.begin() + s + width, true);
+    for (size_t k = 0; k < buf.size(); ++k) {
+      if (!inside[k] && buf[k] != kGuard) return false;
+    }
+    return true;
+  }
+};
+
+bool close_enough(float got, double want, double scale) {
+  return std::fabs(static_cast<double>(got) - want) <= 1e-5 * scale + 1e-30;
+}
+
+// ---- conv_rows against a naive double-precision reference --------------------------------
+
+enum class Residual { none, separate, aliased };
+
+struct ConvCase {
+  int cout, cin, taps;
+  size_t npix;
+  bool add_bias, relu, null_bias;
+  Residual residual;
+};
+
+std::string describe(const ConvCase& k) {
+  static const char* res[] = {"none", "separate", "aliased"};
+  return fmt("cout=%d cin=%d taps=%d npix=%zu bias=%d%s relu=%d residual=%s", k.cout, k.cin,
+             k.taps, k.npix, k.add_bias, k.null_bias ? "(null)" : "", k.relu,
+             res[static_cast<int>(k.residual)]);
+}
+
+void run_conv_case(const ConvCase& k, const std::vector<Isa>& isas, std::vector<Group>& groups) {
+  std::vector<float> weight(static_cast<size_t>(k.cout) * k.cin * k.taps);
+  for (float& w : weight) w = uniform(-1, 1);
+  std::vector<float> bias(k.cout);
+  for (float& b : bias) b = uniform(-1, 1);
+  // A pool of input rows at odd offsets; taps pick from it or the zero row.
+  const size_t pool = std::max<size_t>(4, k.npix);
+  std::vector<float> inbuf(pool * (k.cin + 1) + 8);
+  for (float& x : inbuf) x = uniform(-1, 1);
+  std::vector<const float*> in(k.npix * k.taps);
+  for (const float*& p : in) {
+    p = pick(0, 9) == 0 ? zero_row(k.cin) : inbuf.data() + pick(0, static_cast<int>(pool) - 1) * (k.cin + 1) + 1;
+  }
+  GuardedRows resrows(k.npix, k.cout);
+  for (size_t i = 0; i < k.npix; ++i) {
+    for (int n = 0; n < k.cout; ++n) resrows.row(i)[n] = uniform(-2, 2);
+  }
+  const bool use_bias = k.add_bias && !k.null_bias;
+  std::vector<double> want(k.npix * k.cout), scale(k.npix * k.cout);
+  for (size_t i = 0; i < k.npix; ++i) {
+    for (int n = 0; n < k.cout; ++n) {
+      double s = use_bias ? bias[n] : 0.0, a = std::fabs(s);
+      for (int t = 0; t < k.taps; ++t) {
+        const float* r = in[i * k.taps + t];
+        for (int c = 0; c < k.cin; ++c) {
+          const double term = static_cast<double>(r[c]) * weight[(static_cast<size_t>(n) * k.cin + c) * k.taps + t];
+          s += term;
+          a += std::fabs(term);
+        }
+      }
+      if (k.residual != Residual::none) {
+        s += resrows.row(i)[n];
+        a += std::fabs(resrows.row(i)[n]);
+      }
+      if (k.relu) s = std::max(s, 0.0);
+      want[i * k.cout + n] = s;
+      scale[i * k.cout + n] = a;
+    }
+  }
+  for (size_t g = 0; g < isas.size(); ++g) {
+    Group& grp = groups[g];
+    const PackedConv pc = pack_conv(weight.data(), k.null_bias ? nullptr : bias.data(), k.cout,
+                                    k.cin, k.taps, isas[g]);
+    // Aliased: out rows are a copy of the residual rows. Otherwise they start as NaN, so a
+    // kernel that reads them shows.
+    GuardedRows target = k.residual == Residual::aliased ? resrows : GuardedRows(k.npix, k.cout);
+    std::vector<float*> out(k.npix);
+    std::vector<const float*> res(k.npix);
+    for (size_t i = 0; i < k.npix; ++i) {
+      out[i] = target.row(i);
+      if (k.residual != Residual::aliased) std::fill(out[i], out[i] + k.cout, NAN);
+      res[i] = k.residual == Residual::aliased ? target.row(i) : resrows.row(i);
+    }
+    ConvJob job{k.npix ? in.data() : nullptr, k.npix ? out.data() : nullptr,
+                k.residual == Residual::none ? nullptr : (k.npix ? res.data() : nullptr),
+                k.add_bias, k.relu, k.npix};
+    conv_rows(pc, job);
+    int bad = 0;
+    std::string first;
+    for (size_t i = 0; i < k.npix; ++i) {
+      for (int n = 0; n < k.cout; ++n) {
+        const float got = out[i][n];
+        if (!close_enough(got, want[i * k.cout + n], scale[i * k.cout + n])) {
+          if (bad++ == 0) first = fmt(" first at pixel %zu channel %d: %.9g vs %.9g", i, n, got, want[i * k.cout + n]);
+        }
+      }
+    }
+    grp.check(bad == 0, describe(k) + fmt(": %d wrong values", bad) + first);
+    grp.check(target.guards_intact(), describe(k) + ": wrote outside its rows");
+  }
+}
+
+void test_conv_rows(const std::vector<Isa>& isas) {
+  std::vector<Group> groups;
+  groups.reserve(isas.size());
+  for (Isa isa : isas) groups.emplace_back(fmt("conv_rows %s vs naive", isa_name(isa)));
+  const int couts[] = {1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 19, 24, 31, 32, 33, 40, 47, 48, 49, 63, 64, 65, 80, 96, 112, 128, 129, 240};
+  const int cins[] = {1, 2, 3, 4, 5, 8, 16, 17, 19, 32, 48, 64, 112, 128, 240};
+  const int tapss[] = {1, 9, 2, 4};
+  // npix sizes that hit tile and chunk edges of every ISA (tiles 4-8 high, chunks 64-96).
+  const size_t edges[] = {0, 1, 2, 3, 5, 6, 7, 8, 9, 12, 13, 23, 24, 25, 47, 63, 64, 65, 95, 96, 97, 191, 193};
+  int round = 0;
+  for (int cout : couts) {
+    for (int cin : cins) {
+      for (int taps : tapss) {
+        // Every cout/cin pair once with 1 and 9 taps, the other tap counts on a sample.
+        if (taps > 1 && taps != 9 && pick(0, 5) != 0) continue;
+        const double per_pixel = static_cast<double>(cout) * cin * taps;
+        const size_t max_pix = static_cast<size_t>(std::clamp(6e5 / per_pixel, 1.0, 200.0));
+        size_t npix = edges[pick(0, sizeof edges / sizeof edges[0] - 1)];
+        if (npix > max_pix) npix = static_cast<size_t>(pick(1, static_cast<int>(max_pix)));
+        const ConvCase k{cout, cin, taps, npix, pick(0, 3) != 0, pick(0, 1) == 1, pick(0, 4) == 0,
+                         static_cast<Residual>(round++ % 3)};
+        run_conv_case(k, isas, groups);
+      }
+    }
+  }
+  // The explicit edge cases: nothing, one pixel, a longer run over every flag combination.
+  for (size_t npix : {size_t{0}, size_t{1}, size_t{250}}) {
+    for (int flags = 0; flags < 12; ++flags) {
+      const ConvCase k{19, 16, 9, npix, (flags & 1) != 0, (flags & 2) != 0, false, static_cast<Residual>(flags / 4)};
+      run_conv_case(k, isas, groups);
+    }
+  }
+}
+
+// ---- a real 3x3 convolution (stride 1 and 2, pad 1) built through zero_row padding --------
+
+void test_image_conv(const std::vector<Isa>& isas) {
+  Group grp("conv_rows as 3x3 / 1x1 image conv (OIHW)");
+  const int H = 7, W = 9, cin = 5, cout = 19;
+  std::vector<float> img(static_cast<size_t>(H) * W * cin);  // NHWC
+  for (float& x : img) x = uniform(-1, 1);
+  for (int k : {1, 3}) {
+    for (int stride : {1, 2}) {
+      const int pad = k / 2, taps = k * k;
+      const int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1;
+      std::vector<float> w(static_cast<size_t>(cout) * cin * taps);  // OIHW
+      for (float& x : w) x = uniform(-1, 1);
+      std::vector<const float*> in;
+      for (int oy = 0; oy < OH; ++oy) {
+        for (int ox = 0; ox < OW; ++ox) {
+          for (int ky = 0; ky < k; ++ky) {
+            for (int kx = 0; kx < k; ++kx) {
+              const int y = oy * stride + ky - pad, x = ox * stride + kx - pad;
+              in.push_back(y < 0 || y >= H || x < 0 || x >= W ? zero_row(cin) : img.data() + (static_cast<size_t>(y) * W + x) * cin);
+            }
+          }
+        }
+      }
+      for (Isa isa : isas) {
+        const PackedConv pc = pack_conv(w.data(), nullptr, cout, cin, taps, isa);
+        std::vector<float> out(static_cast<size_t>(OH) * OW * cout + kPad, kGuard);
+        std::vector<float*> rows;
+        for (int p = 0; p < OH * OW; ++p) rows.push_back(out.data() + static_cast<size_t>(p) * cout);
+        conv_rows(pc, ConvJob{in.data(), rows.data(), nullptr, false, false, rows.size()});
+        int bad = 0;
+        for (int oy = 0; oy < OH; ++oy) {
+          for (int ox = 0; ox < OW; ++ox) {
+            for (int n = 0; n < cout; ++n) {
+              double s = 0, a = 0;
+              for (int c = 0; c < cin; ++c) {
+                for (int ky = 0; ky < k; ++ky) {
+                  for (int kx = 0; kx < k; ++kx) {
+                    const int y = oy * stride + ky - pad, x = ox * stride + kx - pad;
+                    if (y < 0 || y >= H || x < 0 || x >= W) continue;
+                    const double term = static_cast<double>(img[(static_cast<size_t>(y) * W + x) * cin + c]) *
+                                        w[((static_cast<size_t>(n) * cin + c) * k + ky) * k + kx];
+                    s += term;
+                    a += std::fabs(term);
+                  }
+                }
+              }
+              if (!close_enough(out[(static_cast<size_t>(oy) * OW + ox) * cout + n], s, a)) ++bad;
+            }
+          }
+        }
+        grp.check(bad == 0, fmt("%s k=%d stride=%d: %d wrong values", isa_name(isa), k, stride, bad));
+        grp.check(std::all_of(out.end() - kPad, out.end(), [](float x) { return x == kGuard; }),
+                  fmt("%s k=%d stride=%d: wrote past the last row", isa_name(isa), k, stride));
+      }
+    }
+  }
+}
+
+// ---- splitting pixels across a pool gives the same bits as one call ------------------------
+
+void test_split(const std::vector<Isa>& isas) {
+  Group grp("conv_rows split across ThreadPool(2)");
+  ThreadPool pool(2);
+  const int cout = 112, cin = 48, taps = 9;
+  const size_t npix = 517;
+  std::vector<float> w(static_cast<size_t>(cout) * cin * taps), bias(cout), inbuf(600 * cin);
+  for (float& x : w) x = uniform(-1, 1);
+  for (float& x : bias) x = uniform(-1, 1);
+  for (float& x : inbuf) x = uniform(-1, 1);
+  std::vector<const float*> in(npix * taps);
+  for (const float*& p : in) p = pick(0, 7) == 0 ? zero_row(cin) : inbuf.data() + pick(0, 599) * cin;
+  for (Isa isa : isas) {
+    const PackedConv pc = pack_conv(w.data(), bias.data(), cout, cin, taps, isa);
+    std::vector<float> whole(npix * cout), split(npix * cout);
+    std::vector<float*> rw(npix), rs(npix);
+    for (size_t i = 0; i < npix; ++i) {
+      rw[i] = whole.data() + i * cout;
+      rs[i] = split.data() + i * cout;
+    }
+    conv_rows(pc, ConvJob{in.data(), rw.data(), nullptr, true, true, npix});
+    // Uneven pieces (not quantum multiples) still give identical results per pixel.
+    for (size_t piece : {conv_pixel_quantum(pc), size_t{7}, size_t{100}}) {
+      std::fill(split.begin(), split.end(), -1.0f);
+      pool.parallel_for((npix + piece - 1) / piece, [&](size_t t, int) {
+        const size_t p0 = t * piece, n = std::min(piece, npix - p0);
+        conv_rows(pc, ConvJob{in.data() + p0 * taps, rs.data() + p0, nullptr, true, true, n});
+      });
+      grp.check(std::memcmp(whole.data(), split.data(), whole.size() * sizeof(float)) == 0,
+                fmt("%s pieces of %zu differ from one call", isa_name(isa), piece));
+    }
+  }
+}
+
+// ---- weighted_rows -------------------------------------------------------------------------
+
+void test_weighted_rows(const std::vector<Isa>& isas) {
+  for (Isa isa : isas) {
+    Group grp(fmt("weighted_rows %s vs naive", isa_name(isa)));
+    for (int channels : {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 19, 31, 32, 33, 48, 63, 64, 65, 79, 112, 128, 240}) {
+      for (int n : {0, 1, 2, 9, 25, 49}) {
+        for (bool accumulate : {false, true}) {
+          std::vector<float> buf(static_cast<size_t>(n + 1) * (channels + 1));
+          for (float& x : buf) x = uniform(-1, 1);
+          std::vector<const float*> rows(n);
+          std::vector<float> w(n);
+          for (int k = 0; k < n; ++k) {
+            rows[k] = pick(0, 5) == 0 ? zero_row(channels) : buf.data() + static_cast<size_t>(k) * (channels + 1) + 1;
+            w[k] = uniform(0, 1);
+          }
+          GuardedRows out(1, channels);
+          std::vector<float> before(channels);
+          for (int c = 0; c < channels; ++c) before[c] = out.row(0)[c] = uniform(-1, 1);
+          weighted_rows(isa, rows.data(), w.data(), n, channels, out.row(0), accumulate);
+          int bad = 0;
+          for (int c = 0; c < channels; ++c) {
+            double s = accumulate ? before[c] : 0.0, a = std::fabs(s);
+            for (int k = 0; k < n; ++k) {
+              s += static_cast<double>(w[k]) * rows[k][c];
+              a += std::fabs(static_cast<double>(w[k]) * rows[k][c]);
+            }
+            if (!close_enough(out.row(0)[c], s, a)) ++bad;
+          }
+          const std::string what = fmt("channels=%d n=%d accumulate=%d", channels, n, accumulate);
+          grp.check(bad == 0, what + fmt(": %d wrong values", bad));
+          grp.check(out.guards_intact(), what + ": wrote outside the row");
+        }
+      }
+    }
+  }
+  Group grp("weighted_rows default dispatch");
+  const float r0[3] = {1, 2, 3}, r1[3] = {10, 20, 30};
+  const float* rows[2] = {r0, r1};
+  const float w[2] = {0.5f, 0.25f};
+  float out[3] = {1, 1, 1};
+  weighted_rows(rows, w, 2, 3, out, true);
+  grp.check(out[0] == 4.0f && out[1] == 7.0f && out[2] == 10.0f, "out += 0.5*r0 + 0.25*r1");
+}
+
+// ---- ISA selection, packing errors, zero_row -----------------------------------------------
+
+void test_isa_and_api() {
+  Group grp("isa selection, pack_conv errors, zero_row");
+  const std::vector<Isa> isas = supported_isas();
+  grp.check(!isas.empty() && isas.front() == Isa::scalar, "supported_isas starts with scalar");
+  unsetenv("ADPC_NATIVE_ISA");
+  const Isa best = detect_isa();
+  grp.check(best == isas.back(), "detect_isa is the best supported ISA");
+  for (Isa isa : isas) {
+    setenv("ADPC_NATIVE_ISA", isa_name(isa), 1);
+    grp.check(detect_isa() == isa, fmt("ADPC_NATIVE_ISA=%s selects it", isa_name(isa)));
+  }
+  for (const char* bad : {"bogus", "", "AVX2 ", "neon", "avx512"}) {
+    bool known = false;
+    for (Isa isa : isas) known = known || std::strcmp(bad, isa_name(isa)) == 0;
+    if (known) continue;
+    setenv("ADPC_NATIVE_ISA", bad, 1);
+    grp.check(detect_isa() == best, fmt("ADPC_NATIVE_ISA='%s' falls back to %s", bad, isa_name(best)));
+  }
+  unsetenv("ADPC_NATIVE_ISA");
+  const float w[4] = {1, 2, 3, 4};
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::neon}) {
+    bool threw = false;
+    try {
+      pack_conv(w, nullptr, 2, 2, 1, isa);
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    grp.check(threw == !isa_supported(isa), fmt("pack_conv(%s) throws iff unsupported", isa_name(isa)));
+  }
+  for (int bad = 0; bad < 3; ++bad) {
+    bool threw = false;
+    try {
+      pack_conv(w, nullptr, bad == 0 ? 0 : 1, bad == 1 ? -1 : 1, bad == 2 ? 0 : 1, Isa::scalar);
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    grp.check(threw, fmt("pack_conv rejects non-positive size #%d", bad));
+  }
+  const float* z = zero_row(240);
+  const float* big = zero_row(100000);
+  const float* bigger = zero_row(300000);
+  grp.check(reinterpret_cast<uintptr_t>(z) % 64 == 0 && reinterpret_cast<uintptr_t>(big) % 64 == 0 &&
+                reinterpret_cast<uintptr_t>(bigger) % 64 == 0,
+            "zero rows are 64-byte aligned");
+  grp.check(std::all_of(z, z + 240, [](float x) { return x == 0.0f; }) &&
+                std::all_of(big, big + 100000, [](float x) { return x == 0.0f; }) &&
+                std::all_of(bigger, bigger + 300000, [](float x) { return x == 0.0f; }),
+            "zero rows hold zeros, earlier large ones included");
+  grp.check(zero_row(1) == z, "small requests share one row");
+}
+
+// ---- ThreadPool ----------------------------------------------------------------------------
+
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void test_thread_pool() {
+  Group grp("ThreadPool");
+  bool threw = false;
+  try {
+    ThreadPool bad(0);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  grp.check(threw, "ThreadPool(0) throws");
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    grp.check(pool.size() == threads, fmt("size() == %d", threads));
+    for (size_t tasks : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{17}, size_t{1000}}) {
+      std::vector<std::atomic<int>> runs(tasks);
+      std::atomic<bool> ids_ok{true};
+      const std::thread::id caller = std::this_thread::get_id();
+      pool.parallel_for(tasks, [&](size_t t, int th) {
+        runs[t].fetch_add(1);
+        if (th < 0 || th >= threads) ids_ok = false;
+        if ((th == 0) != (std::this_thread::get_id() == caller)) ids_ok = false;
+      });
+      bool once = true;
+      for (auto& r : runs) once = once && r.load() == 1;
+      grp.check(once, fmt("threads=%d tasks=%zu: every task ran exactly once", threads, tasks));
+      grp.check(ids_ok, fmt("threads=%d tasks=%zu: thread ids in range, 0 = caller", threads, tasks));
+    }
+  }
+  ThreadPool pool(2);
+  {
+    // Two tasks that each wait for the other to start: only two threads can finish them.
+    std::atomic<int> arrived{0};
+    std::atomic<int> met{0};
+    std::atomic<int> threads_seen{0};
+    pool.parallel_for(2, [&](size_t, int th) {
+      threads_seen.fetch_or(1 << th);
+      arrived.fetch_add(1);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (arrived.load() < 2 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      if (arrived.load() == 2) met.fetch_add(1);
+    });
+    grp.check(met.load() == 2 && threads_seen.load() == 3, "the worker runs tasks alongside the caller");
+  }
+  {
+    bool caught = false;
+    std::atomic<int> ran{0};
+    try {
+      pool.parallel_for(100, [&](size_t t, int) {
+        ran.fetch_add(1);
+        if (t == 3) throw std::runtime_error("task 3");
+      });
+    } catch (const std::runtime_error& e) {
+      caught = std::strcmp(e.what(), "task 3") == 0;
+    }
+    grp.check(caught, "a task's exception reaches the caller");
+    std::atomic<int> after{0};
+    pool.parallel_for(50, [&](size_t, int) { after.fetch_add(1); });
+    grp.check(after.load() == 50, "the pool works after an exception");
+  }
+  {
+    std::atomic<int> inner{0};
+    pool.parallel_for(4, [&](size_t, int) { pool.parallel_for(3, [&](size_t, int) { inner.fetch_add(1); }); });
+    grp.check(inner.load() == 12, "a nested parallel_for runs inline");
+  }
+  {
+    // Many short loops, some after pauses long enough for the worker to fall asleep.
+    bool ok = true;
+    for (int it = 0; it < 3000 && ok; ++it) {
+      std::atomic<long> sum{0};
+      const size_t tasks = 1 + it % 9;
+      pool.parallel_for(tasks, [&](size_t t, int) { sum.fetch_add(static_cast<long>(t) + 1); });
+      ok = sum.load() == static_cast<long>(tasks * (tasks + 1) / 2);
+      if (it % 100 == 99) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+    grp.check(ok, "3000 back-to-back loops, each complete");
+  }
+  {
+    std::atomic<int> total{0};
+    auto caller = [&] {
+      for (int i = 0; i < 200; ++i) pool.parallel_for(5, [&](size_t, int) { total.fetch_add(1); });
+    };
+    std::thread a(caller), b(caller);
+    a.join();
+    b.join();
+    grp.check(total.load() == 2000, "two threads calling one pool");
+  }
+  {
+    // An idle pool sleeps: over 300 ms of the caller sleeping, the process uses ~no CPU.
+    ThreadPool big(4);
+    big.parallel_for(64, [](size_t, int) {});
+    pool.parallel_for(64, [](size_t, int) {});
+    const double c0 = cpu_seconds();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const double used = cpu_seconds() - c0;
+    grp.check(used < 0.03, fmt("idle pools used %.1f ms of CPU in 300 ms (limit 30)", used * 1e3));
+  }
+}
+
+}  // namespace
+
+int main() {
+  const std::vector<Isa> isas = supported_isas();
+  std::printf("kernels_test: ISAs");
+  for (Isa isa : isas) std::printf(" %s", isa_name(isa));
+  std::printf("\n");
+  test_isa_and_api();
+  test_conv_rows(isas);
+  test_image_conv(isas);
+  test_split(isas);
+  test_weighted_rows(isas);
+  test_thread_pool();
+  std::printf("kernels_test: %d passed, %d failed\n", g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,172 @@
+// The native executor against the dense-masked onnxruntime graphs and the PyTorch references:
+// logits within 1e-4, labels equal on >= 99.99% of pixels, computed counts equal, on the tiny
+// model exported by the test and on the shipped bundle; edge cases and random masks.
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import fc from 'fast-check';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BUNDLE } from '../../src/bundle/default-bundle.js';
+import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
+import { nextStageInputs } from '../../src/bundle/stage-io.js';
+import { nativeImportOf, nativeUnavailable, type NativeExecutor } from '../../src/native/native-executor.js';
+import { equalShare, readReference, readReferenceIndex, type ReferenceIndex } from '../helpers/reference.js';
+import { exportTinyBundle } from '../helpers/tiny-bundle.js';
+
+type Outputs = Record<string, ort.Tensor>;
+
+const bundles: [string, () => string, boolean][] = [
+  ['tiny bundle exported by the test', exportTinyBundle, true],
+  ['shipped default bundle', () => DEFAULT_BUNDLE, false],
+];
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
+/** Max softmax of NCHW logits [1,K,h,w], as the graphs compute it. */
+function confidenceOf(logits: Float32Array, classes: number, positions: number): Float32Array {
+  const out = new Float32Array(positions);
+  for (let p = 0; p < positions; p++) {
+    let top = -Infinity;
+    for (let k = 0; k < classes; k++) top = Math.max(top, logits[k * positions + p]!);
+    let sum = 0;
+    for (let k = 0; k < classes; k++) sum += Math.exp(logits[k * positions + p]! - top);
+    out[p] = 1 / sum;
+  }
+  return out;
+}
+
+it('the native executor is built here (CI installs the toolchain)', () => {
+  expect(nativeUnavailable()).toBeNull();
+});
+
+describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor vs onnxruntime and PyTorch', (_name, prepare, temporary) => {
+  let dir: string;
+  let index: ReferenceIndex;
+  let bundle: LoadedBundle;
+  let native: NativeExecutor;
+  const ref = (name: string) => readReference(dir, index, name);
+  const referenceOutputs = (k: number): Outputs => Object.fromEntries(
+    bundle.manifest.stages[k - 1]!.outputs.filter((o) => o.name !== 'computed').map((o) => [o.name, ref(`stage${k}.${o.name}`)]));
+
+  beforeAll(async () => {
+    dir = prepare();
+    index = readReferenceIndex(dir);
+    bundle = await loadBundle(dir, { threads: 2 });
+    native = bundle.native!;
+  }, 120_000);
+  afterAll(async () => {
+    await bundle?.close();
+    if (temporary) rmSync(dirname(dir), { recursive: true, force: true });
+  });
+
+  /** Runs stage k natively from `previous` (stage k-1's outputs) and the same in the masked graph. */
+  async function both(k: number, previous: Outputs, threshold: number) {
+    const run = native.newRun();
+    const got = await native.runStage(run, k, threshold, k < 4, nativeImportOf(previous));
+    const session = bundle.stages[k - 1]!.masked.session;
+    const want = await session.run(nextStageInputs<ort.Tensor>(previous, new ort.Tensor('float32', Float32Array.of(threshold), [1])));
+    const state = k < 4 ? await native.exportState(run) : null;
+    return { got, want, state };
+  }
+
+  function expectClose(r: Awaited<ReturnType<typeof both>>, what: string) {
+    expect(Array.from(r.got.computed), `${what}: computed`).toEqual(Array.from(r.want.computed!.data as BigInt64Array, Number));
+    expect(equalShare(new ort.Tensor('uint8', r.got.labels, r.want.labels!.dims), r.want.labels!), `${what}: labels`).toBeGreaterThanOrEqual(0.9999);
+    expect(maxDiff(r.got.confidence, r.want.confidence!.data as Float32Array), `${what}: confidence`).toBeLessThan(1e-4);
+    if (r.state) {
+      expect(maxDiff(r.state.logits, r.want.logits!.data as Float32Array), `${what}: logits`).toBeLessThan(1e-4);
+      r.state.features.forEach((f, i) => expect(maxDiff(f, r.want[`feat${i}`]!.data as Float32Array), `${what}: feat${i}`).toBeLessThan(1e-4));
+    }
+  }
+
+  it('reproduces the references stage by stage, and chained from stage 1', async () => {
+    const threshold = (ref('threshold').data as Float32Array)[0]!;
+    for (const k of [2, 3, 4]) {
+      const run = native.newRun();
+      const got = await native.runStage(run, k, threshold, k < 4, nativeImportOf(referenceOutputs(k - 1)));
+      expect(got.computed).toEqual(Array.from(ref(`stage${k}.computed`).data as BigInt64Array, Number));
+      expect(equalShare(new ort.Tensor('uint8', got.labels, [got.labels.length]), ref(`stage${k}.labels`))).toBeGreaterThanOrEqual(0.9999);
+      if (k < 4) {
+        const state = await native.exportState(run);
+        expect(maxDiff(state.logits, ref(`stage${k}.logits`).data as Float32Array)).toBeLessThan(1e-4);
+        state.features.forEach((f, i) => expect(maxDiff(f, ref(`stage${k}.feat${i}`).data as Float32Array)).toBeLessThan(1e-4));
+      }
+    }
+    // features stay in the executor between its stages
+    const run = native.newRun();
+    await native.runStage(run, 2, threshold, true, nativeImportOf(referenceOutputs(1)));
+    await native.runStage(run, 3, threshold, true);
+    const last = await native.runStage(run, 4, threshold, false);
+    expect(last.computed).toEqual(Array.from(ref('stage4.computed').data as BigInt64Array, Number));
+    expect(equalShare(new ort.Tensor('uint8', last.labels, [last.labels.length]), ref('stage4.labels'))).toBeGreaterThanOrEqual(0.9999);
+  }, 60_000);
+
+  it('matches the masked graphs when nothing and when everything is computed', async () => {
+    for (const k of [2, 3, 4]) {
+      expectClose(await both(k, referenceOutputs(k - 1), 1e-6), `stage ${k}, nothing computed`);
+      expectClose(await both(k, referenceOutputs(k - 1), 1), `stage ${k}, everything computed`);
+    }
+  }, 60_000);
+
+  /** Stage k-1's reference outputs with logits that make exactly `mask` unconfident. */
+  function withMask(k: number, mask: Uint8Array): Outputs {
+    const outputs = { ...referenceOutputs(k - 1) };
+    const [, classes, h, w] = outputs.logits!.dims as number[];
+    const positions = h! * w!;
+    const logits = new Float32Array(classes! * positions);
+    for (let p = 0; p < positions; p++) {
+      // computed: flat logits (confidence 1/K); skipped: one class far ahead (confidence 1)
+      if (!mask[p]) logits[((p * 7) % classes!) * positions + p] = 40;
+    }
+    const confidence = confidenceOf(logits, classes!, positions);
+    const labels = new Uint8Array(positions);
+    for (let p = 0; p < positions; p++) labels[p] = mask[p] ? 0 : (p * 7) % classes!;
+    outputs.logits = new ort.Tensor('float32', logits, outputs.logits!.dims);
+    outputs.confidence = new ort.Tensor('float32', confidence, outputs.confidence!.dims);
+    outputs.labels = new ort.Tensor('uint8', labels, outputs.labels!.dims);
+    return outputs;
+  }
+
+  it('matches the masked graphs for a single computed pixel, at the corners and borders', async () => {
+    const [h, w] = bundle.manifest.stages[1]!.masked_resolutions[0]!;
+    const spots = [[0, 0], [0, w - 1], [h - 1, 0], [h - 1, w - 1], [0, w >> 1], [h >> 1, 0], [h >> 1, w >> 1]];
+    for (const k of [2, 4]) {
+      for (const [y, x] of spots) {
+        const mask = new Uint8Array(h * w);
+        mask[y! * w + x!] = 1;
+        expectClose(await both(k, withMask(k, mask), 0.5), `stage ${k}, pixel ${y},${x}`);
+      }
+      const border = new Uint8Array(h * w);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) border[y * w + x] = Number(y === 0 || x === 0 || y === h - 1 || x === w - 1);
+      expectClose(await both(k, withMask(k, border), 0.5), `stage ${k}, border ring`);
+    }
+  }, 120_000);
+
+  it('matches the masked graphs on random masks', async () => {
+    const [h, w] = bundle.manifest.stages[1]!.masked_resolutions[0]!;
+    const runs = temporary ? 12 : 3;
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 2, max: 4 }),
+      fc.double({ min: 0.02, max: 0.98, noNaN: true }),
+      fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      fc.constantFrom(1, 2, 4, 8),
+      async (k, density, seed, block) => {
+        // blobs of `block` x `block` pixels, like the scattered boundary masks CA makes
+        let s = seed;
+        const mask = new Uint8Array(h * w);
+        for (let by = 0; by < h; by += block) {
+          for (let bx = 0; bx < w; bx += block) {
+            s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+            const on = s / 2 ** 32 < density ? 1 : 0;
+            for (let y = by; y < Math.min(h, by + block); y++) for (let x = bx; x < Math.min(w, bx + block); x++) mask[y * w + x] = on;
+          }
+        }
+        expectClose(await both(k, withMask(k, mask), 0.5), `stage ${k}, density ${density.toFixed(2)}, blocks ${block}`);
+      }), { numRuns: runs, seed: 1 });
+  }, 180_000);
+});
