@@ -36,7 +36,7 @@ export class ServerMetrics {
     collectDefaultMetrics({ register: this.registry });
     this.frames = new Counter({ name: 'adpc_frames_total', help: 'Frames by outcome', labelNames: ['outcome'], registers });
     this.timeToExit = new Histogram({ name: 'adpc_time_to_exit_seconds', help: 'From frame arrival to each exit result', labelNames: ['exit'], buckets: LATENCY_BUCKETS, registers });
-    this.stageSeconds = new Histogram({ name: 'adpc_stage_compute_seconds', help: 'onnxruntime time per stage and graph form (masked, plain, sparse)', labelNames: ['stage', 'mode'], buckets: LATENCY_BUCKETS, registers });
+    this.stageSeconds = new Histogram({ name: 'adpc_stage_compute_seconds', help: 'Compute time per stage and form (masked, plain, sparse, native)', labelNames: ['stage', 'mode'], buckets: LATENCY_BUCKETS, registers });
     this.gflopsExecuted = new Counter({ name: 'adpc_gflops_executed_total', help: 'GFLOPs run (ADP-C convention), by stage', labelNames: ['stage'], registers });
     this.gflopsSkipped = new Counter({ name: 'adpc_gflops_skipped_total', help: 'Dense GFLOPs that CA skipped, by stage', labelNames: ['stage'], registers });
     this.computedShare = new Histogram({ name: 'adpc_computed_share_ratio', help: 'Share of positions each stage computed', labelNames: ['stage'], buckets: SHARE_BUCKETS, registers });
