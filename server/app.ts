@@ -8,10 +8,13 @@ import { z } from 'zod';
 import { parseBudget, type Budget } from '../src/engine/budget.js';
 import { AdpcError, asAdpcError, type ErrorCode } from '../src/errors.js';
 import type { FrameInput } from '../src/image/preprocess.js';
-import { encodeLabelPng, resizeLabels, type LabelEncoding } from '../src/output/label-map.js';
+import { SUMMARY_LEVELS } from '../src/output/class-summary.js';
+import type { LabelEncoding } from '../src/output/label-map.js';
+import { API_SPECS } from './api-spec/specs.js';
 import { authorised, bearerToken } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { ErrorReporter, RequestContext } from './error-report.js';
+import { renderExit, type ExitFormat, type RenderedExit } from './exit-answer.js';
 import type { FrameExit, FrameRunner } from './frame-runner.js';
 import { sendError } from './http-errors.js';
 import type { ServerMetrics } from './metrics.js';
@@ -34,6 +37,8 @@ export interface AppDeps {
 const BUDGET_FIELDS = ['max_exit', 'gflops', 'deadline_ms', 'threshold'] as const;
 /** A plain decimal number: no hex, no blanks, no Infinity (Number() takes all of those). */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** A capture timestamp on HTTP: echoed in the JSON and the X-Capture-Ts header, so header-safe. */
+const CAPTURE_TS = /^[\x21-\x7e]{1,64}$/;
 
 const SegmentQuery = z.object({
   max_exit: z.string().optional(),
@@ -42,6 +47,8 @@ const SegmentQuery = z.object({
   threshold: z.string().optional(),
   size: z.enum(['stride', 'frame']).optional(),
   encoding: z.enum(['grayscale', 'palette']).optional(),
+  summary: z.enum(SUMMARY_LEVELS).optional(),
+  capture_ts: z.string().regex(CAPTURE_TS, 'must be 1-64 printable ASCII characters without blanks').optional(),
   width: z.string().regex(/^\d{1,5}$/, 'must be a whole number of pixels').optional(),
   height: z.string().regex(/^\d{1,5}$/, 'must be a whole number of pixels').optional(),
 }).strict();
@@ -144,16 +151,15 @@ export function buildApp({ config, metrics, state, runner, reporter }: AppDeps):
   app.get('/v1/models', requireAuth, (_req, res) => {
     const engine = state.engine;
     if (!engine) return fail(res, new AdpcError('NOT_READY', 'the model is still loading'));
-    const info = modelInfo(engine);
-    res.json({
-      models: [{
-        ...info,
-        version: engine.manifest.version,
-        classes: engine.manifest.classes,
-        exits: info.exitGflops.map((gflops, i) => ({ exit: i + 1, dense_gflops: gflops })),
-      }],
-    });
+    res.json({ models: [modelInfo(engine)] });
   });
+
+  // the API's own descriptions: public like /healthz, so that clients can be generated from them
+  for (const [path, spec] of Object.entries(API_SPECS)) {
+    app.get(path, (_req, res) => {
+      res.json(spec);
+    });
+  }
 
   // Refusals that need no body come before it is read: readiness and the request cap.
   let segmenting = 0;
@@ -182,49 +188,40 @@ export function buildApp({ config, metrics, state, runner, reporter }: AppDeps):
         metrics.frame('rejected');
         return fail(res, e);
       }
-      const size = options.size ?? 'frame';
+      if (options.capture_ts !== undefined) res.set('X-Capture-Ts', options.capture_ts);
       const encoding: LabelEncoding = options.encoding ?? 'grayscale';
+      const format: ExitFormat = { size: options.size ?? 'frame', container: 'png', encoding, summary: options.summary ?? 'none' };
       const asPng = req.accepts(['application/json', 'image/png']) === 'image/png';
-      const encode = async (x: FrameExit) => {
-        const started = performance.now();
-        const png = await encodeLabelPng(size === 'frame' ? resizeLabels(x.result, x.frameWidth, x.frameHeight) : x.result, encoding);
-        metrics.encode((performance.now() - started) / 1000);
-        return png;
-      };
+      const render = (x: FrameExit) => renderExit(x, format, engine, metrics);
       try {
-        const exits: { exit: FrameExit; png?: Buffer }[] = [];
+        const exits: { exit: FrameExit; rendered?: RenderedExit }[] = [];
         const end = await runner.run({
           engine, input, budget, arrivedAt,
-          frameSize: size === 'frame',
+          frameSize: format.size === 'frame',
           context: contextOf(res),
           // JSON carries every exit; the PNG answer only the last one
           onExit: async (x) => {
-            exits.push({ exit: x, ...(!asPng || x.stop !== null ? { png: await encode(x) } : {}) });
+            exits.push({ exit: x, ...(!asPng || x.stop !== null ? { rendered: await render(x) } : {}) });
           },
         });
         if ('error' in end) return sendError(res, end.error); // the runner logged it
         const last = exits.at(-1)!;
         if (asPng) {
-          const png = last.png ?? await encode(last.exit);
-          res.type('image/png').set('X-Exit', String(last.exit.result.exit)).set('X-Stop-Reason', end.stop).send(png);
+          const rendered = last.rendered ?? await render(last.exit);
+          res.type('image/png').set('X-Exit', String(last.exit.result.exit)).set('X-Stop-Reason', end.stop).send(Buffer.from(rendered.bytes));
           return;
         }
-        const { frameWidth, frameHeight, result } = last.exit;
+        const final = last.rendered!;
         res.json({
-          width: size === 'frame' ? frameWidth : result.width,
-          height: size === 'frame' ? frameHeight : result.height,
+          width: final.width,
+          height: final.height,
           encoding,
-          exits: exits.map(({ exit: x, png }) => ({
-            exit: x.result.exit,
-            exits: x.result.exits,
-            form: x.result.form,
-            gflops: x.result.gflops,
-            cumulative_gflops: x.result.cumulativeGflops,
-            computed_share: x.result.computedShare,
-            compute_ms: x.result.computeMs,
+          ...(options.capture_ts !== undefined ? { capture_ts: options.capture_ts } : {}),
+          exits: exits.map(({ exit: x, rendered }) => ({
+            ...rendered!.fields,
             // a run cancelled between stages (drain) says so on its last exit
             stop: x.stop ?? (x === last.exit ? end.stop : null),
-            labels_png: png!.toString('base64'),
+            labels_png: Buffer.from(rendered!.bytes).toString('base64'),
           })),
         });
       } catch (e) {
@@ -237,7 +234,10 @@ export function buildApp({ config, metrics, state, runner, reporter }: AppDeps):
   });
 
   // Known paths with another method, then unknown paths: the JSON shape, never express's HTML.
-  const routes: Record<string, string> = { '/healthz': 'GET, HEAD', '/readyz': 'GET, HEAD', '/metrics': 'GET, HEAD', '/v1/models': 'GET, HEAD', '/v1/segment': 'POST', '/v1/stream': 'GET' };
+  const routes: Record<string, string> = {
+    '/healthz': 'GET, HEAD', '/readyz': 'GET, HEAD', '/metrics': 'GET, HEAD', '/v1/models': 'GET, HEAD', '/v1/segment': 'POST', '/v1/stream': 'GET',
+    ...Object.fromEntries(Object.keys(API_SPECS).map((path) => [path, 'GET, HEAD'])),
+  };
   for (const [path, allow] of Object.entries(routes)) {
     app.all(path, (req, res) => {
       res.set('Allow', allow);

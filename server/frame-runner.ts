@@ -3,7 +3,7 @@
 // metrics, and failure handling with one log line per refused or failed frame. The faces
 // only turn exits into bytes and answers.
 
-import type { ExitResult } from '../src/engine/anytime-engine.js';
+import type { ExitResult, RunOptions } from '../src/engine/anytime-engine.js';
 import type { Budget, StopReason } from '../src/engine/budget.js';
 import { AdpcError, asAdpcError, isAdpcError } from '../src/errors.js';
 import { prepareFrame, type FrameInput, type PreparedFrame } from '../src/image/preprocess.js';
@@ -137,9 +137,11 @@ export class FrameRunner {
 
     const dense = engine.manifest.stages.map((s) => s.dense_gflops);
     const cancelledAs = (): FrameStop => (signal.reason === SUPERSEDED ? 'superseded' : 'cancelled');
-    const exits = engine.run(frame.data, {
-      budget, signal, arrivedAt, withConfidence: job.withConfidence, acquire: () => slot('device', this.deps.device),
-    });
+    // frame-size answers take the engine's input-size labels (bilinear logits) where it makes them
+    const options: RunOptions & { fullLabels?: boolean } = {
+      budget, signal, arrivedAt, withConfidence: job.withConfidence, fullLabels: job.frameSize, acquire: () => slot('device', this.deps.device),
+    };
+    const exits = engine.run(frame.data, options);
     let lastExit = 0;
     let sent: FrameStop | null = null;
     let ended: StopReason;

@@ -9,6 +9,7 @@ import { parseBudget, type Budget } from './engine/budget.js';
 import { isAdpcError } from './errors.js';
 import { evaluateSynthetic } from './eval/evaluate-synthetic.js';
 import { prepareFrame } from './image/preprocess.js';
+import { describeModel } from './model-description.js';
 import { encodeLabelPng, overlayPng, resizeLabels } from './output/label-map.js';
 import { checkProviderName, type ProviderName } from './runtime/onnx.js';
 
@@ -117,7 +118,7 @@ program.command('info')
   .action(async (dir: string, flags: { provider: string }) => {
     const engine = await loadEngine({ bundle: dir, provider: flags.provider }, false);
     try {
-      console.log(JSON.stringify({ ...engine.info(), classes: engine.manifest.classes.map((c) => c.name), evaluation: engine.manifest.evaluation ?? null }, null, 2));
+      console.log(JSON.stringify(describeModel(engine, engine.dir), null, 2));
     } finally {
       await engine.close();
     }

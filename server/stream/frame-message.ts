@@ -7,12 +7,13 @@
 //   6  u16 flags (0)                      6  u32 metadata length J
 //   8  u32 frame id                       10 J bytes of JSON metadata
 //   12 u16 width, 14 u16 height (raw)     10+J label map, then confidence if sent
-//   16 u16 budget JSON length L
-//   18 L bytes of budget JSON, then the image bytes
+//   16 u16 frame JSON length L
+//   18 L bytes of frame JSON (budget fields, capture_ts), then the image bytes
 // All integers big-endian. Parsing never throws: every failure is a catalogue code
 // (src/errors.ts) that names the frame id whenever the header got that far. The message size
 // itself is bounded before parsing (ws closes an oversized message with 1009).
 
+import { z } from 'zod';
 import { parseBudget, type Budget } from '../../src/engine/budget.js';
 import { isAdpcError, type ErrorCode } from '../../src/errors.js';
 import { checkRawFrame, type FrameBounds } from '../../src/image/preprocess.js';
@@ -26,12 +27,17 @@ export const EXIT_HEADER_BYTES = 10;
 export const FRAME_FORMATS = ['encoded', 'rgb', 'rgba'] as const;
 export type FrameFormat = (typeof FRAME_FORMATS)[number];
 
+/** The client's capture timestamp: opaque to the server, echoed as sent in every answer for the frame. */
+export const CaptureTsSchema = z.union([z.number().finite(), z.string().max(64)]);
+export type CaptureTs = z.infer<typeof CaptureTsSchema>;
+
 export interface FrameMessage {
   readonly frameId: number;
   readonly format: FrameFormat;
   readonly width: number;
   readonly height: number;
   readonly budget: Budget;
+  readonly captureTs?: CaptureTs;
   readonly image: Uint8Array;
 }
 
@@ -39,12 +45,13 @@ export interface StreamError {
   readonly code: ErrorCode;
   readonly message: string;
   readonly frameId: number | null;
+  readonly captureTs?: CaptureTs;
 }
 
 export type ParseResult = { ok: true; frame: FrameMessage } | { ok: false; error: StreamError };
 
-function fail(code: ErrorCode, message: string, frameId: number | null = null): ParseResult {
-  return { ok: false, error: { code, message, frameId } };
+function fail(code: ErrorCode, message: string, frameId: number | null = null, captureTs?: CaptureTs): ParseResult {
+  return { ok: false, error: { code, message, frameId, ...(captureTs !== undefined ? { captureTs } : {}) } };
 }
 
 export function parseFrameMessage(data: Uint8Array, bounds: FrameBounds): ParseResult {
@@ -64,37 +71,48 @@ export function parseFrameMessage(data: Uint8Array, bounds: FrameBounds): ParseR
   const imageStart = FRAME_HEADER_BYTES + budgetLength;
   if (imageStart > data.length) return fail('BAD_HEADER', `budget of ${budgetLength} bytes runs past the end of the message`, frameId);
 
+  // the frame JSON: budget fields, and the capture timestamp to echo (an addition within version 1)
   let budget: Budget = {};
+  let captureTs: CaptureTs | undefined;
   if (budgetLength > 0) {
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(FRAME_HEADER_BYTES, imageStart)));
     } catch {
-      return fail('BUDGET_INVALID', 'the budget is not valid UTF-8 JSON', frameId);
+      return fail('BUDGET_INVALID', 'the frame JSON is not valid UTF-8 JSON', frameId);
+    }
+    let fields = json;
+    if (json !== null && typeof json === 'object' && !Array.isArray(json) && 'capture_ts' in json) {
+      const { capture_ts: given, ...rest } = json as Record<string, unknown>;
+      const parsed = CaptureTsSchema.safeParse(given);
+      if (!parsed.success) return fail('OPTION_INVALID', 'capture_ts must be a finite number or a string of at most 64 characters', frameId);
+      captureTs = parsed.data;
+      fields = rest;
     }
     try {
-      budget = parseBudget(json);
+      budget = parseBudget(fields);
     } catch (e) {
-      return fail('BUDGET_INVALID', isAdpcError(e) ? e.message : String(e), frameId);
+      return fail('BUDGET_INVALID', isAdpcError(e) ? e.message : String(e), frameId, captureTs);
     }
   }
 
   const image = data.subarray(imageStart);
-  if (image.length === 0) return fail('IMAGE_EMPTY', 'the frame carries no image bytes', frameId);
+  if (image.length === 0) return fail('IMAGE_EMPTY', 'the frame carries no image bytes', frameId, captureTs);
   if (format !== 'encoded') {
     try {
       checkRawFrame(image.length, width, height, format === 'rgb' ? 3 : 4, bounds);
     } catch (e) {
       if (!isAdpcError(e)) throw e;
-      return fail(e.code, e.message, frameId);
+      return fail(e.code, e.message, frameId, captureTs);
     }
   }
-  return { ok: true, frame: { frameId, format, width, height, budget, image } };
+  return { ok: true, frame: { frameId, format, width, height, budget, ...(captureTs !== undefined ? { captureTs } : {}), image } };
 }
 
 /** Builds a frame message (clients and tests). */
-export function encodeFrameMessage(frame: { frameId: number; format: FrameFormat; width?: number; height?: number; budget?: Budget; image: Uint8Array }): Uint8Array {
-  const budget = frame.budget && Object.keys(frame.budget).length ? new TextEncoder().encode(JSON.stringify(frame.budget)) : new Uint8Array(0);
+export function encodeFrameMessage(frame: { frameId: number; format: FrameFormat; width?: number; height?: number; budget?: Budget; captureTs?: CaptureTs; image: Uint8Array }): Uint8Array {
+  const fields = { ...frame.budget, ...(frame.captureTs !== undefined ? { capture_ts: frame.captureTs } : {}) };
+  const budget = Object.keys(fields).length ? new TextEncoder().encode(JSON.stringify(fields)) : new Uint8Array(0);
   const out = new Uint8Array(FRAME_HEADER_BYTES + budget.length + frame.image.length);
   const view = new DataView(out.buffer);
   out.set(new TextEncoder().encode(FRAME_MAGIC), 0);

@@ -20,6 +20,8 @@ interface Queued {
   readonly frameId: number | null;
   /** A final exit: replaceable by a dropped notice. */
   readonly result: boolean;
+  /** Fields the dropped notice that replaces it repeats (the frame's capture timestamp). */
+  readonly echo?: Record<string, unknown>;
 }
 
 const OPEN = 1;
@@ -58,22 +60,23 @@ export class Outbox {
 
   /**
    * An answer (a notice, an error, a config reply, or a frame's final exit when `result`):
-   * never skipped; a queued final exit gives way to a newer one, leaving a dropped notice.
+   * never skipped; a queued final exit gives way to a newer one, leaving a dropped notice
+   * (with the fields of `echo`).
    */
-  answer(data: string | Uint8Array, frameId: number | null = null, result = false): void {
+  answer(data: string | Uint8Array, frameId: number | null = null, result = false, echo?: Record<string, unknown>): void {
     if (this.ws.readyState !== OPEN) return;
     if (!this.slow) return this.write(data);
     if (result) {
       const older = this.queue.findIndex((q) => q.result);
       if (older >= 0) {
-        const { frameId: dropped, data: replaced } = this.queue[older]!;
-        const notice = JSON.stringify({ type: 'dropped', frame_id: dropped, reason: 'slow_reader' });
+        const { frameId: dropped, data: replaced, echo: repeated } = this.queue[older]!;
+        const notice = JSON.stringify({ type: 'dropped', frame_id: dropped, reason: 'slow_reader', ...repeated });
         this.queue[older] = { data: notice, frameId: dropped, result: false };
         this.queuedBytes += byteLength(notice) - byteLength(replaced);
         this.events.onDrop(dropped!);
       }
     }
-    this.queue.push({ data, frameId, result });
+    this.queue.push({ data, frameId, result, ...(echo ? { echo } : {}) });
     this.queuedBytes += byteLength(data);
     this.check();
   }

@@ -7,22 +7,29 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { BudgetSchema, mergeBudgets, type Budget } from '../../src/engine/budget.js';
 import { AdpcError, ERROR_CATALOGUE, asAdpcError, type ErrorCode, type ErrorSpec } from '../../src/errors.js';
-import { encodeLabelPng, resizeLabels } from '../../src/output/label-map.js';
+import { SUMMARY_LEVELS, type SummaryLevel } from '../../src/output/class-summary.js';
+import type { LabelEncoding } from '../../src/output/label-map.js';
 import type { ErrorReporter, RequestContext } from '../error-report.js';
+import { renderExit, type ExitFormat } from '../exit-answer.js';
 import { SUPERSEDED, type FrameExit, type FrameRunner } from '../frame-runner.js';
 import type { ServerMetrics } from '../metrics.js';
 import { modelInfo, type FrameEngine } from '../model-info.js';
-import { PROTOCOL_VERSION, encodeExitMessage, parseFrameMessage, type FrameMessage } from './frame-message.js';
+import { PROTOCOL_VERSION, encodeExitMessage, parseFrameMessage, type CaptureTs, type FrameMessage } from './frame-message.js';
 import { Outbox } from './outbox.js';
 import { TokenBucket } from './token-bucket.js';
 
-const StreamOptions = z.object({
+export const StreamOptions = z.object({
   type: z.literal('config'),
   budget: BudgetSchema.optional(),
   size: z.enum(['stride', 'frame']).optional(),
   labels: z.enum(['png', 'raw']).optional(),
+  encoding: z.enum(['grayscale', 'palette']).optional(),
+  summary: z.enum(SUMMARY_LEVELS).optional(),
   confidence: z.boolean().optional(),
 }).strict();
+
+/** The capture timestamp a frame came with, as the field every answer for it repeats. */
+const echo = (captureTs: CaptureTs | undefined) => (captureTs !== undefined ? { capture_ts: captureTs } : {});
 
 export interface StreamLimits {
   maxFramePixels: number;
@@ -65,6 +72,8 @@ export class StreamSession {
   private budget: Budget = {};
   private size: 'stride' | 'frame' = 'stride';
   private labels: 'png' | 'raw' = 'png';
+  private encoding: LabelEncoding = 'grayscale';
+  private summary: SummaryLevel = 'none';
   private confidence = false;
   private pending: Pending | null = null;
   private running: Running | null = null;
@@ -121,7 +130,7 @@ export class StreamSession {
     this.draining = true;
     const pending = this.pending;
     this.pending = null;
-    if (pending) this.refuse(new AdpcError('DRAINING', 'the server is shutting down; the frame was not started'), pending.frameId);
+    if (pending) this.refuse(new AdpcError('DRAINING', 'the server is shutting down; the frame was not started'), pending.frameId, pending.captureTs);
     if (this.idle) this.settle();
   }
 
@@ -187,13 +196,13 @@ export class StreamSession {
   }
 
   /** An error answer the session itself decided (the runner reports its own). */
-  private refuse(error: AdpcError, frameId: number | null): void {
+  private refuse(error: AdpcError, frameId: number | null, captureTs?: CaptureTs): void {
     this.deps.reporter.report(error, { ...this.context, frameId });
-    this.sendError(error, frameId);
+    this.sendError(error, frameId, captureTs);
   }
 
-  private sendError(error: AdpcError, frameId: number | null): void {
-    this.sendJson({ type: 'error', code: error.code, message: error.message, frame_id: frameId }, frameId);
+  private sendError(error: AdpcError, frameId: number | null, captureTs?: CaptureTs): void {
+    this.sendJson({ type: 'error', code: error.code, message: error.message, frame_id: frameId, ...echo(captureTs) }, frameId);
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -213,7 +222,7 @@ export class StreamSession {
     const parsed = parseFrameMessage(data, { maxPixels: limits.maxFramePixels, maxSide: limits.maxFrameSide });
     if (!parsed.ok) {
       metrics.frame('rejected');
-      return this.refuse(new AdpcError(parsed.error.code, parsed.error.message), parsed.error.frameId);
+      return this.refuse(new AdpcError(parsed.error.code, parsed.error.message), parsed.error.frameId, parsed.error.captureTs);
     }
     const frame = parsed.frame;
     const refused = this.draining ? new AdpcError('DRAINING', 'the server is shutting down; no new frames')
@@ -222,11 +231,11 @@ export class StreamSession {
       : null;
     if (refused) {
       metrics.frame('rejected');
-      return this.refuse(refused, frame.frameId);
+      return this.refuse(refused, frame.frameId, frame.captureTs);
     }
     if (this.pending) {
       metrics.frame('dropped');
-      this.sendJson({ type: 'dropped', frame_id: this.pending.frameId, reason: 'superseded' }, this.pending.frameId);
+      this.sendJson({ type: 'dropped', frame_id: this.pending.frameId, reason: 'superseded', ...echo(this.pending.captureTs) }, this.pending.frameId);
     }
     this.pending = { ...frame, arrivedAt: performance.now() };
     if (this.running && limits.supersede === 'stage') this.running.controller.abort(SUPERSEDED);
@@ -256,8 +265,12 @@ export class StreamSession {
     if (o.budget) this.budget = o.budget;
     if (o.size) this.size = o.size;
     if (o.labels) this.labels = o.labels;
+    if (o.encoding) this.encoding = o.encoding;
+    if (o.summary) this.summary = o.summary;
     if (o.confidence !== undefined) this.confidence = o.confidence;
-    this.sendJson({ type: 'config', budget: this.budget, size: this.size, labels: this.labels, confidence: this.confidence });
+    this.sendJson({
+      type: 'config', budget: this.budget, size: this.size, labels: this.labels, encoding: this.encoding, summary: this.summary, confidence: this.confidence,
+    });
   }
 
   private async pump(): Promise<void> {
@@ -269,7 +282,7 @@ export class StreamSession {
       try {
         await this.process(frame, running);
       } catch (e) {
-        this.refuse(asAdpcError(e), frame.frameId);
+        this.refuse(asAdpcError(e), frame.frameId, frame.captureTs);
       } finally {
         this.running = null;
       }
@@ -278,8 +291,7 @@ export class StreamSession {
   }
 
   private async process(frame: Pending, running: Running): Promise<void> {
-    const size = this.size;
-    const labels = this.labels;
+    const format: ExitFormat = { size: this.size, container: this.labels, encoding: this.encoding, summary: this.summary };
     const confidence = this.confidence;
     const end = await this.deps.runner.run({
       engine: this.engine,
@@ -288,7 +300,7 @@ export class StreamSession {
         : { kind: 'raw', bytes: frame.image, width: frame.width, height: frame.height, channels: frame.format === 'rgb' ? 3 : 4 },
       budget: mergeBudgets(this.budget, frame.budget),
       arrivedAt: frame.arrivedAt,
-      frameSize: size === 'frame',
+      frameSize: format.size === 'frame',
       withConfidence: confidence,
       signal: running.controller.signal,
       context: { ...this.context, frameId: frame.frameId },
@@ -296,41 +308,36 @@ export class StreamSession {
         const final = exit.stop !== null;
         // a slow reader gets final exits only: the others are not even encoded
         if (this.closed || (!final && this.outbox.slow)) return;
-        const message = await this.encodeExit(frame.frameId, exit, { size, labels, confidence });
+        const message = await this.encodeExit(frame, exit, format, confidence);
         if (this.closed) return;
-        if (final) this.outbox.answer(message, frame.frameId, true);
+        if (final) this.outbox.answer(message, frame.frameId, true, echo(frame.captureTs));
         else this.outbox.progress(message);
       },
     });
     if (this.closed) return;
-    if ('error' in end) return this.sendError(end.error, frame.frameId);
+    if ('error' in end) return this.sendError(end.error, frame.frameId, frame.captureTs);
     // the last exit sent said nothing about stopping: say it now
-    if (!end.stopSent) this.sendJson({ type: 'stopped', frame_id: frame.frameId, reason: end.stop, last_exit: end.lastExit }, frame.frameId);
+    if (!end.stopSent) {
+      this.sendJson({ type: 'stopped', frame_id: frame.frameId, reason: end.stop, last_exit: end.lastExit, ...echo(frame.captureTs) }, frame.frameId);
+    }
   }
 
-  private async encodeExit(frameId: number, x: FrameExit, as: { size: 'stride' | 'frame'; labels: 'png' | 'raw'; confidence: boolean }): Promise<Uint8Array> {
+  private async encodeExit(frame: Pending, x: FrameExit, format: ExitFormat, withConfidence: boolean): Promise<Uint8Array> {
     const r = x.result;
-    const started = performance.now();
-    const map = as.size === 'frame' ? resizeLabels(r, x.frameWidth, x.frameHeight) : r;
-    const labels = as.labels === 'png' ? new Uint8Array(await encodeLabelPng(map)) : map.labels;
-    const confidence = as.confidence && r.confidence ? Uint8Array.from(r.confidence, (c) => Math.round(c * 255)) : undefined;
-    const encodeMs = performance.now() - started;
-    this.deps.metrics.encode(encodeMs / 1000);
+    const rendered = await renderExit(x, format, this.engine, this.deps.metrics);
+    const confidence = withConfidence && r.confidence ? Uint8Array.from(r.confidence, (c) => Math.round(c * 255)) : undefined;
+    const { exit, exits, ...fields } = rendered.fields;
     return encodeExitMessage({
       type: 'exit',
-      frame_id: frameId,
-      exit: r.exit,
-      exits: r.exits,
-      width: map.width,
-      height: map.height,
-      labels: { encoding: as.labels, bytes: labels.length },
+      frame_id: frame.frameId,
+      ...echo(frame.captureTs),
+      exit,
+      exits,
+      width: rendered.width,
+      height: rendered.height,
+      labels: { encoding: format.container, palette: format.encoding === 'palette', bytes: rendered.bytes.length },
       confidence: confidence ? { bytes: confidence.length, width: r.width, height: r.height } : null,
-      gflops: r.gflops,
-      cumulative_gflops: r.cumulativeGflops,
-      computed_share: r.computedShare,
-      form: r.form,
-      timing_ms: { queue: x.queueMs, decode: x.decodeMs, compute: r.computeMs, encode: encodeMs },
-      stop: x.stop,
-    }, labels, confidence);
+      ...fields,
+    }, rendered.bytes, confidence);
   }
 }

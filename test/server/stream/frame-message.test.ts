@@ -17,6 +17,25 @@ describe('frame messages', () => {
     expect(raw.ok && raw.frame.budget).toEqual({});
   });
 
+  it('carries a capture timestamp in the frame JSON beside the budget, and reads budget-only JSON as before', () => {
+    for (const captureTs of [1_700_000_000_123.5, 'cam-3/000042', '']) {
+      const parsed = parseFrameMessage(encodeFrameMessage({ frameId: 4, format: 'encoded', budget: { max_exit: 3 }, captureTs, image: jpegish }), limits);
+      expect(parsed).toEqual({ ok: true, frame: { frameId: 4, format: 'encoded', width: 0, height: 0, budget: { max_exit: 3 }, captureTs, image: jpegish } });
+    }
+    // a version 1 client's frame: the budget JSON alone
+    const json = new TextEncoder().encode('{"threshold":0.9}');
+    const old = new Uint8Array([...encodeFrameMessage({ frameId: 1, format: 'encoded', image: new Uint8Array(0) }), ...json, ...jpegish]);
+    new DataView(old.buffer).setUint16(16, json.length);
+    expect(parseFrameMessage(old, limits)).toEqual({ ok: true, frame: { frameId: 1, format: 'encoded', width: 0, height: 0, budget: { threshold: 0.9 }, image: jpegish } });
+    for (const [bad, code] of [[{ capture_ts: 'x'.repeat(65) }, 'OPTION_INVALID'], [{ capture_ts: null }, 'OPTION_INVALID'], [{ capture_ts: 5, max_exit: 0 }, 'BUDGET_INVALID']] as const) {
+      const text = new TextEncoder().encode(JSON.stringify(bad));
+      const message = new Uint8Array([...encodeFrameMessage({ frameId: 2, format: 'encoded', image: new Uint8Array(0) }), ...text, ...jpegish]);
+      new DataView(message.buffer).setUint16(16, text.length);
+      const result = parseFrameMessage(message, limits);
+      expect(!result.ok && [result.error.code, result.error.frameId, result.error.captureTs]).toEqual([code, 2, code === 'BUDGET_INVALID' ? 5 : undefined]);
+    }
+  });
+
   it('names each problem with a code, and the frame id once the header got that far', () => {
     const good = encodeFrameMessage({ frameId: 5, format: 'encoded', image: jpegish });
     const cases: [Uint8Array, string, number | null][] = [

@@ -79,6 +79,15 @@ describe('Outbox', () => {
     ]);
   });
 
+  it("repeats the replaced exit's capture timestamp in its dropped notice", () => {
+    const { ws, outbox } = setup();
+    outbox.answer(exit(150), 1, true);
+    outbox.answer(exit(80), 2, true, { capture_ts: 'cam-2' });
+    outbox.answer(exit(90), 3, true);
+    ws.read();
+    expect(ws.sent[1]).toBe(JSON.stringify({ type: 'dropped', frame_id: 2, reason: 'slow_reader', capture_ts: 'cam-2' }));
+  });
+
   it('reports once when the unsent bytes pass the hard bound', () => {
     const { outbox, overflows } = setup({ softBytes: 0, hardBytes: 200 });
     outbox.answer(exit(150), 1, true);

@@ -1,0 +1,91 @@
+// One exit as both faces answer it: the label map at the size asked, its bytes (PNG or raw,
+// class ids or palette colours), the class summary, and the JSON fields an exit carries on
+// POST /v1/segment and WS /v1/stream alike. The faces add only their own framing.
+
+import type { ExitResult } from '../src/engine/anytime-engine.js';
+import { colorizeLabels, paletteOf, type Palette } from '../src/classes.js';
+import { summarizeClasses, type ClassSummary, type SummaryLevel } from '../src/output/class-summary.js';
+import { encodeLabelPng, resizeLabels, type LabelEncoding, type LabelMap } from '../src/output/label-map.js';
+import type { FrameExit, FrameStop } from './frame-runner.js';
+import type { ServerMetrics } from './metrics.js';
+import type { FrameEngine } from './model-info.js';
+
+export type LabelSize = 'stride' | 'frame';
+
+export interface ExitFormat {
+  readonly size: LabelSize;
+  /** PNG, or the bare bytes (1 per pixel for class ids, 3 for palette colours). */
+  readonly container: 'png' | 'raw';
+  readonly encoding: LabelEncoding;
+  readonly summary: SummaryLevel;
+}
+
+/** The fields of an exit common to both faces (snake_case, like every answer). */
+export interface ExitFields {
+  readonly exit: number;
+  readonly exits: number;
+  readonly form: string;
+  readonly gflops: number;
+  readonly cumulative_gflops: number;
+  readonly computed_share: number;
+  readonly timing_ms: { readonly queue: number; readonly decode: number; readonly compute: number; readonly encode: number };
+  readonly stop: FrameStop | null;
+  readonly summary: ClassSummary | null;
+}
+
+export interface RenderedExit {
+  readonly width: number;
+  readonly height: number;
+  readonly bytes: Uint8Array;
+  readonly fields: ExitFields;
+}
+
+/** An exit result that may carry the engine's label map at the input size (bilinear logits). */
+type WithFullLabels = ExitResult & { readonly fullLabels?: LabelMap };
+
+/**
+ * The label map at the size asked. At the frame's size it comes from the engine's
+ * input-size map (argmax of bilinearly upsampled logits, the paper's protocol) when the
+ * run made one, scaled to the frame by nearest; otherwise from the 1/4 map by nearest.
+ */
+export function exitLabelMap(x: FrameExit, size: LabelSize): LabelMap {
+  if (size === 'stride') return x.result;
+  return resizeLabels((x.result as WithFullLabels).fullLabels ?? x.result, x.frameWidth, x.frameHeight);
+}
+
+const palettes = new WeakMap<object, Palette>();
+
+/** The bundle's colours, made once per manifest. */
+export function paletteFor(engine: FrameEngine): Palette {
+  let palette = palettes.get(engine.manifest);
+  if (!palette) palettes.set(engine.manifest, (palette = paletteOf(engine.manifest.classes)));
+  return palette;
+}
+
+export async function renderExit(x: FrameExit, format: ExitFormat, engine: FrameEngine, metrics: ServerMetrics): Promise<RenderedExit> {
+  const r = x.result;
+  const started = performance.now();
+  const map = exitLabelMap(x, format.size);
+  const palette = paletteFor(engine);
+  const bytes = format.container === 'png' ? new Uint8Array(await encodeLabelPng(map, format.encoding, palette))
+    : format.encoding === 'palette' ? colorizeLabels(map.labels, palette) : map.labels;
+  const summary = format.summary === 'none' ? null : summarizeClasses(map, engine.manifest.classes, format.summary);
+  const encodeMs = performance.now() - started;
+  metrics.encode(encodeMs / 1000);
+  return {
+    width: map.width,
+    height: map.height,
+    bytes,
+    fields: {
+      exit: r.exit,
+      exits: r.exits,
+      form: r.form,
+      gflops: r.gflops,
+      cumulative_gflops: r.cumulativeGflops,
+      computed_share: r.computedShare,
+      timing_ms: { queue: x.queueMs, decode: x.decodeMs, compute: r.computeMs, encode: encodeMs },
+      stop: x.stop,
+      summary,
+    },
+  };
+}
