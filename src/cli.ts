@@ -1,13 +1,15 @@
-// adpc: segment an image, evaluate a bundle, describe a bundle.
+// adpc: segment an image, evaluate a bundle, describe a bundle, stream a video to a server.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { AdpcClientError } from '../client/index.js';
 import { DEFAULT_BUNDLE } from './bundle/default-bundle.js';
 import { AnytimeEngine, type ExitResult } from './engine/anytime-engine.js';
 import { parseBudget, type Budget } from './engine/budget.js';
 import { isAdpcError } from './errors.js';
 import { evaluateSynthetic } from './eval/evaluate-synthetic.js';
+import { runStream } from './ingest/stream-run.js';
 import { prepareFrame } from './image/preprocess.js';
 import { describeModel } from './model-description.js';
 import { encodeLabelPng, overlayPng, resizeLabels } from './output/label-map.js';
@@ -124,11 +126,41 @@ program.command('info')
     }
   });
 
+program.command('stream')
+  .argument('<source>', 'a video file, a camera URL (rtsp://, http://, ...) or a folder of images')
+  .description('send frames to a server over the stream protocol (ffmpeg decodes them) and print each exit\'s time')
+  .option('--server <url>', 'the stream endpoint', 'ws://localhost:8080/v1/stream')
+  .option('--token <token>', 'bearer token (default: $ADPC_TOKEN)')
+  .option('--fps <n>', 'frames per second to send; 0: a file\'s frames one at a time, every frame of a camera', number('fps'), 10)
+  .option('--frames <n>', 'stop after this many frames', number('frames', true))
+  .option('--width <px>', 'scale frames to this width (default: the source\'s, at most 1920 on the longest side)', number('width', true))
+  .option('--encode <how>', 'raw (RGB, exact) or jpeg', 'raw')
+  .option('--max-exit <n>', 'last exit to run (1-4)', number('max-exit', true))
+  .option('--threshold <t>', 'CA threshold (1 = no skipping)', number('threshold'))
+  .option('--gflops <g>', 'cumulative GFLOPs budget', number('gflops'))
+  .option('--deadline-ms <ms>', 'time budget from each frame\'s arrival', number('deadline-ms'))
+  .option('--overlay <file>', 'write the frames with their final labels blended over them as a video (ffmpeg picks the codec from the extension)')
+  .option('--json', 'one JSON line per exit and a summary line', false)
+  .action(async (source: string, flags: { server: string; token?: string; fps: number; frames?: number; width?: number; encode: string; maxExit?: number; threshold?: number; gflops?: number; deadlineMs?: number; overlay?: string; json: boolean }) => {
+    if (flags.fps < 0) throw new InvalidArgumentError('fps must be 0 or more');
+    if (flags.encode !== 'raw' && flags.encode !== 'jpeg') throw new InvalidArgumentError('encode must be raw or jpeg');
+    if (flags.frames !== undefined && flags.frames < 1) throw new InvalidArgumentError('frames must be at least 1');
+    if (flags.width !== undefined && (flags.width < 2 || flags.width > 16384)) throw new InvalidArgumentError('width must be 2-16384');
+    const budget = parseBudget({ max_exit: flags.maxExit, threshold: flags.threshold, gflops: flags.gflops, deadline_ms: flags.deadlineMs });
+    // Ctrl-C stops taking frames; those sent still end and the summary is printed
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    await runStream(source, {
+      server: flags.server, token: flags.token ?? process.env.ADPC_TOKEN, fps: flags.fps, frames: flags.frames, width: flags.width,
+      budget, overlay: flags.overlay, encode: flags.encode, json: flags.json, print: (line) => console.log(line), signal: stop.signal,
+    });
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   // A user error gets one line; ADPC_DEBUG=1 shows the stack of anything unexpected.
   if (process.env.ADPC_DEBUG) console.error(e);
-  console.error(isAdpcError(e) ? `adpc: ${e.code}: ${e.message}` : `adpc: ${(e as Error).message}`);
+  console.error(isAdpcError(e) || e instanceof AdpcClientError ? `adpc: ${e.code}: ${e.message}` : `adpc: ${(e as Error).message}`);
   process.exit(2);
 }

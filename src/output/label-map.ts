@@ -35,17 +35,23 @@ export async function encodeLabelPng(map: LabelMap, encoding: LabelEncoding = 'g
   return sharp(map.labels, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
 }
 
-/** The frame with class colours blended over it (alpha 0..1), as PNG; unknown ids stay bare. */
-export async function overlayPng(frameBytes: Uint8Array, map: LabelMap, palette: Palette, alpha = 0.5): Promise<Buffer> {
-  const { data, info } = await sharp(frameBytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const labels = resizeLabels(map, info.width, info.height).labels;
-  const out = Buffer.alloc(info.width * info.height * 3);
+/** RGB pixels with class colours blended over them (alpha 0..1), `map` scaled to their size; unknown ids stay bare. */
+export function blendLabels(rgb: Uint8Array, width: number, height: number, map: LabelMap, palette: Palette, alpha = 0.5): Uint8Array {
+  const labels = resizeLabels(map, width, height).labels;
+  const out = new Uint8Array(width * height * 3);
   for (let i = 0; i < labels.length; i++) {
     const id = labels[i]!;
     for (let c = 0; c < 3; c++) {
-      const v = data[i * 3 + c]!;
+      const v = rgb[i * 3 + c]!;
       out[i * 3 + c] = palette.known[id] ? Math.round(v * (1 - alpha) + palette.rgb[id * 3 + c]! * alpha) : v;
     }
   }
+  return out;
+}
+
+/** The frame with class colours blended over it (alpha 0..1), as PNG; unknown ids stay bare. */
+export async function overlayPng(frameBytes: Uint8Array, map: LabelMap, palette: Palette, alpha = 0.5): Promise<Buffer> {
+  const { data, info } = await sharp(frameBytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const out = blendLabels(data, info.width, info.height, map, palette, alpha);
   return sharp(out, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer();
 }
