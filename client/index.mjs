@@ -4,4 +4,5 @@ import { tsImport } from 'tsx/esm/api';
 
 const client = await tsImport('./index.ts', import.meta.url);
 
+// the values index.ts exports (its types come through the `types` condition)
 export const { AdpcClientError, AdpcStreamClient, FrameAnswers } = client;

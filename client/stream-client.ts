@@ -253,7 +253,14 @@ export class AdpcStreamClient {
       });
     });
     ws.on('error', () => undefined); // 'close' follows and decides
-    ws.on('message', (data: Buffer, binary: boolean) => this.onMessage(ws, data, binary));
+    ws.on('message', (data: Buffer, binary: boolean) => {
+      try {
+        this.onMessage(ws, data, binary);
+      } catch (e) {
+        // a message that is not the protocol's: reported, never thrown into the caller's process
+        this.options.onEvent?.({ type: 'error', error: new AdpcClientError('BAD_MESSAGE', `unreadable message from the server: ${(e as Error).message}`) });
+      }
+    });
     ws.on('close', (code: number, reason: Buffer) => {
       if (!refusal) this.lost(ws, code, reason.toString());
     });

@@ -1,7 +1,10 @@
 // The TypeScript client against the real server on an ephemeral port.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { AdpcClientError, AdpcStreamClient, type ClientEvent, type ExitAnswer } from '../../client/index.js';
 import { DEFAULT_BUNDLE } from '../../src/bundle/default-bundle.js';
 import { AnytimeEngine } from '../../src/engine/anytime-engine.js';
@@ -107,6 +110,32 @@ describe('AdpcStreamClient against a server still loading', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('AdpcStreamClient against a peer that breaks the protocol', () => {
+  it('reports an unreadable message as an event and keeps running', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    wss.on('connection', (ws) => {
+      ws.send(JSON.stringify({ type: 'hello', protocol: 1, request_id: 'x', stream_id: 1, model: {} }));
+      ws.send(Buffer.from('not an exit message'));
+      ws.send('{not json');
+    });
+    const events: ClientEvent[] = [];
+    let twoErrors!: () => void;
+    const reported = new Promise<void>((resolve) => (twoErrors = resolve));
+    const client = await AdpcStreamClient.connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {
+      onEvent: (e) => {
+        events.push(e);
+        if (events.filter((x) => x.type === 'error').length === 2) twoErrors();
+      },
+    });
+    await reported;
+    expect(events.filter((e) => e.type === 'error').map((e) => (e as { error: AdpcClientError }).error.code)).toEqual(['BAD_MESSAGE', 'BAD_MESSAGE']);
+    expect(client.connected).toBe(true);
+    await client.close();
+    wss.close();
   });
 });
 
