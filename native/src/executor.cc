@@ -130,10 +130,15 @@ void in_chunks(ThreadPool& pool, size_t count, size_t chunk, Fn fn) {
 
 }  // namespace
 
-struct Executor::Compiled {
-  Program prog;
+// Packed weights of a stage, shared by its programs of every size.
+struct Packs {
   std::vector<PackedConv> fused;   // per op: bias = pre + post (every needed position computed)
   std::vector<PackedConv> masked;  // per op: bias = pre (skipped positions filled afterwards)
+};
+
+struct Executor::Compiled {
+  Program prog;
+  std::shared_ptr<const Packs> packs;
   std::vector<std::vector<Bilinear>> bilinear;  // per op, per term (upsample terms and ops)
   std::vector<size_t> offset;      // per tensor: floats into the arena, kNone if bound to the run
   size_t arena_floats = 0;
@@ -196,23 +201,32 @@ void plan_memory(Executor::Compiled& c) {
   }
 }
 
-std::unique_ptr<Executor::Compiled> compile(Program prog, Isa isa) {
+std::shared_ptr<const Packs> pack_weights(const Program& prog, Isa isa) {
+  auto packs = std::make_shared<Packs>();
+  packs->fused.resize(prog.ops.size());
+  packs->masked.resize(prog.ops.size());
+  for (size_t i = 0; i < prog.ops.size(); i++) {
+    const Op& op = prog.ops[i];
+    if (op.kind != OpKind::conv) continue;
+    const ConvSpec& s = op.conv;
+    const int taps = s.kernel * s.kernel;
+    std::vector<float> both(s.cout);
+    for (int n = 0; n < s.cout; n++) both[n] = s.pre_bias[n] + s.post_bias[n];
+    packs->fused[i] = pack_conv(s.weight.data(), both.data(), s.cout, s.cin, taps, isa);
+    if (s.fill_radius >= 0) packs->masked[i] = pack_conv(s.weight.data(), s.pre_bias.data(), s.cout, s.cin, taps, isa);
+  }
+  return packs;
+}
+
+std::unique_ptr<Executor::Compiled> compile(Program prog, std::shared_ptr<const Packs> packs) {
   prog.validate();
   auto c = std::make_unique<Executor::Compiled>();
-  c->fused.resize(prog.ops.size());
-  c->masked.resize(prog.ops.size());
+  c->packs = std::move(packs);
   c->bilinear.resize(prog.ops.size());
   for (size_t i = 0; i < prog.ops.size(); i++) {
     const Op& op = prog.ops[i];
     const Shape& out = prog.tensors[op.out];
-    if (op.kind == OpKind::conv) {
-      const ConvSpec& s = op.conv;
-      const int taps = s.kernel * s.kernel;
-      std::vector<float> both(s.cout);
-      for (int n = 0; n < s.cout; n++) both[n] = s.pre_bias[n] + s.post_bias[n];
-      c->fused[i] = pack_conv(s.weight.data(), both.data(), s.cout, s.cin, taps, isa);
-      if (s.fill_radius >= 0) c->masked[i] = pack_conv(s.weight.data(), s.pre_bias.data(), s.cout, s.cin, taps, isa);
-    } else if (op.kind == OpKind::upsample) {
+    if (op.kind == OpKind::upsample) {
       const Shape& in = prog.tensors[op.in];
       c->bilinear[i].push_back({bilinear_axis(in.h, out.h), bilinear_axis(in.w, out.w)});
     } else if (op.kind == OpKind::fuse_sum || op.kind == OpKind::concat_up) {
@@ -238,7 +252,9 @@ Executor::Executor(std::vector<Program> programs, int classes, Isa isa, int thre
     if (p.out_logits < 0 || p.out_logits >= int(p.tensors.size()) || p.tensors[p.out_logits].c != classes) {
       throw std::invalid_argument("native executor: logits channels != classes");
     }
-    stages_.push_back(compile(std::move(p), isa));
+    p.validate();
+    auto packs = pack_weights(p, isa);
+    stages_.push_back(compile(std::move(p), std::move(packs)));
   }
 }
 
@@ -253,13 +269,31 @@ const Program& Executor::program(int k) const {
   throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
 }
 
+const Executor::Compiled& Executor::compiled_for(int k, int quarter_h, int quarter_w) {
+  const Compiled* base = nullptr;
+  for (const auto& c : stages_) if (c->prog.stage == k) base = c.get();
+  if (!base) throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
+  const Shape& q = base->prog.tensors[base->prog.out_logits];
+  if (q.h == quarter_h && q.w == quarter_w) return *base;
+  for (const auto& c : sized_) {
+    const Shape& s = c->prog.tensors[c->prog.out_logits];
+    if (c->prog.stage == k && s.h == quarter_h && s.w == quarter_w) return *c;
+  }
+  if (sized_.size() >= 64) sized_.erase(sized_.begin());  // crops come in few sizes; bound the cache anyway
+  sized_.push_back(compile(base->prog.scaled(quarter_h, quarter_w), base->packs));
+  return *sized_.back();
+}
+
 void Executor::import_state(RunState& run, int stage, const std::vector<const float*>& features_nchw,
                             const std::vector<Shape>& shapes, const float* logits_nchw, const float* confidence,
                             const uint8_t* labels) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (features_nchw.size() != shapes.size() || shapes.empty()) throw std::invalid_argument("import: features and shapes differ");
   const Shape lo{classes_, shapes[0].h, shapes[0].w};
+  if (stage == 0 && (shapes[0].h % 4 != 0 || shapes[0].w % 4 != 0)) throw std::invalid_argument("import: the image size must be a multiple of 4");
   run.stage = stage;
+  run.quarter_h = stage == 0 ? shapes[0].h / 4 : shapes[0].h;
+  run.quarter_w = stage == 0 ? shapes[0].w / 4 : shapes[0].w;
   run.feature_shapes = shapes;
   run.features.resize(shapes.size());
   auto transpose = [&](const float* src, const Shape& s, float* dst) {
@@ -287,6 +321,17 @@ void Executor::export_nchw(const RunState& run, std::vector<float*> features, fl
   };
   for (size_t i = 0; i < features.size(); i++) transpose(run.features[i].data(), run.feature_shapes[i], features[i]);
   transpose(run.logits.data(), Shape{classes_, run.feature_shapes[0].h, run.feature_shapes[0].w}, logits);
+}
+
+void Executor::full_labels(const RunState& run, int out_h, int out_w, uint8_t* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (run.stage < 1 || run.logits.size() < size_t(run.quarter_h) * run.quarter_w * classes_) {
+    throw std::invalid_argument("full labels: the run has no logits yet");
+  }
+  if (out_h < 1 || out_w < 1 || out_h > 16384 || out_w > 16384) throw std::invalid_argument("full labels: bad size");
+  const Bilinear b{bilinear_axis(run.quarter_h, out_h), bilinear_axis(run.quarter_w, out_w)};
+  const MapTerm logits{const_cast<float*>(run.logits.data()), run.quarter_h, run.quarter_w, classes_, &b};
+  in_chunks(pool_, size_t(out_h), 4, [&](size_t y0, size_t y1) { upsampled_argmax(logits, int(y0), int(y1), out_w, out); });
 }
 
 void Executor::set_profiling(bool on) {
@@ -469,9 +514,8 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
 }
 
 StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features) {
-  Compiled* cp = nullptr;
-  for (const auto& c : stages_) if (c->prog.stage == k) cp = c.get();
-  if (!cp) throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
+  std::lock_guard<std::mutex> lock(mutex_);
+  Compiled* cp = const_cast<Compiled*>(&compiled_for(k, run.quarter_h, run.quarter_w));
   const Program& p = cp->prog;
   if (run.stage != k - 1) {
     throw std::invalid_argument("native executor: stage " + std::to_string(k) + " needs the state of stage " + std::to_string(k - 1));
@@ -485,7 +529,6 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
     if (a.c != b.c || a.h != b.h || a.w != b.w) throw std::invalid_argument("native executor: input feature shape differs from the program");
   }
 
-  std::lock_guard<std::mutex> lock(mutex_);
   if (!arena_) arena_ = std::make_unique<Arena>();
   Arena& a = *arena_;
   auto clock = std::chrono::steady_clock::now();
@@ -535,7 +578,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         const float* res = s.residual >= 0 ? ptr[s.residual] : nullptr;
         const bool fused = a.fused[i];
         const std::vector<int32_t>& C = *a.computed_of[i];
-        const PackedConv& pack = fused ? cp->fused[i] : cp->masked[i];
+        const PackedConv& pack = fused ? cp->packs->fused[i] : cp->packs->masked[i];
         const int taps = s.kernel * s.kernel;
         const float* zero = zero_row(size_t(s.cin));
         in_chunks(pool_, C.size(), kChunk, [&](size_t begin, size_t end) {

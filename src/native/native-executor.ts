@@ -89,6 +89,7 @@ interface AddonExecutor {
   runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport): Promise<NativeStageResult>;
   importState(run: NativeRun, k: number, from: NativeImport): Promise<unknown>;
   exportState(run: NativeRun): Promise<{ features: Float32Array[]; logits: Float32Array }>;
+  fullLabels(run: NativeRun, height: number, width: number): Promise<Uint8Array>;
   setProfiling(on: boolean): void;
   profile(k: number): OpTiming[];
 }
@@ -200,6 +201,11 @@ export class NativeExecutor {
   /** Takes stage k's onnxruntime outputs into the run (benchmarks time the import apart). */
   async importState(run: NativeRun, k: number, from: NativeImport): Promise<void> {
     await this.ex.importState(run, k, from);
+  }
+
+  /** Labels at height x width from the run's merged logits upsampled bilinearly (the paper's protocol). */
+  fullLabels(run: NativeRun, height: number, width: number): Promise<Uint8Array> {
+    return this.ex.fullLabels(run, height, width);
   }
 
   /** The run's features and merged logits as NCHW, for an onnxruntime stage after a native one. */
