@@ -133,6 +133,7 @@ async function nativeProfile(bundle: LoadedBundle, chains: StageChain[], thresho
         await native.importState(run, 1, nativeImportOf(chain.outputs[0]!));
       }
       for (let k = 2; k <= 4; k++) await native.runStage(run, k, threshold, k < 4);
+      native.releaseRun(run);
     }
   }
   const report = native.stages.map((k) => {

@@ -24,7 +24,8 @@ void Buffer::resize(size_t floats) {
 
 namespace {
 
-constexpr size_t kChunk = 32;  // positions per parallel task
+constexpr size_t kChunk = 32;       // positions per parallel task
+constexpr size_t kConvChunk = 96;   // conv positions per task: whole register tiles of every kernel
 constexpr size_t kNone = std::numeric_limits<size_t>::max();
 
 // PyTorch's nearest source index (mode "nearest") for one axis.
@@ -57,6 +58,30 @@ void or_needed(Needed& dst, const Needed& src) {
   const uint8_t* x = src.bits.data();
   for (size_t q = 0; q < dst.bits.size(); q++) d[q] |= x[q];
   dst.any = true;
+}
+
+// map = map dilated by a (2r+1) x (2r+1) square, separably (rows, then columns)
+void dilate(uint8_t* map, int h, int w, int r, std::vector<uint8_t>& scratch) {
+  if (r <= 0) return;
+  scratch.resize(size_t(h) * w);
+  uint8_t* t = scratch.data();
+  for (int y = 0; y < h; y++) {
+    const uint8_t* m = map + size_t(y) * w;
+    uint8_t* o = t + size_t(y) * w;
+    for (int x = 0; x < w; x++) {
+      uint8_t v = 0;
+      for (int d = std::max(0, x - r); d <= std::min(w - 1, x + r); d++) v |= m[d];
+      o[x] = v;
+    }
+  }
+  for (int y = 0; y < h; y++) {
+    uint8_t* o = map + size_t(y) * w;
+    std::memset(o, 0, size_t(w));
+    for (int d = std::max(0, y - r); d <= std::min(h - 1, y + r); d++) {
+      const uint8_t* m = t + size_t(d) * w;
+      for (int x = 0; x < w; x++) o[x] |= m[x];
+    }
+  }
 }
 
 // in |= the input positions a conv reads to compute the output positions set in `computed`
@@ -159,7 +184,7 @@ struct Executor::Arena {
   std::vector<std::vector<int32_t>> computed, skipped, kept, needed_list;
   std::vector<const std::vector<int32_t>*> computed_of, skipped_of, kept_of, needed_of;
   std::vector<uint8_t> fused;                    // per conv op: no needed position is skipped
-  std::vector<uint8_t> footprint;
+  std::vector<uint8_t> footprint, rows_scratch;
 };
 
 namespace {
@@ -428,11 +453,7 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
           a.computed_of[i] = a.needed_of[i];
           a.fused[i] = 1;
           if (N.all) in.set_all();
-          else if (!in.all) {
-            a.footprint.assign(os.positions(), 0);
-            for (int32_t q : *a.needed_of[i]) a.footprint[size_t(q)] = 1;
-            mark_footprint(a.footprint.data(), os, s, is, in);
-          }
+          else if (!in.all) mark_footprint(N.bits.data(), os, s, is, in);
           break;
         }
         const uint8_t* M = a.masks[op.mask].data();
@@ -449,37 +470,28 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
         C.clear();
         skipped.clear();
         kept.clear();
-        a.footprint.assign(os.positions(), 0);
-        const int r = s.fill_radius;
-        for (size_t q = 0; q < os.positions(); q++) {
-          const bool needed = N.bits[q];
-          bool compute = false;
-          if (M[q]) {
-            compute = needed;
-            for (int dy = -r; dy <= r && !compute; dy++) {  // a read, skipped neighbour's fill reads it
-              const int yy = int(q / os.w) + dy;
-              if (yy < 0 || yy >= os.h) continue;
-              for (int dx = -r; dx <= r; dx++) {
-                const int xx = int(q % os.w) + dx;
-                if (xx < 0 || xx >= os.w) continue;
-                const size_t nq = size_t(yy) * os.w + xx;
-                if (!M[nq] && N.bits[nq]) { compute = true; break; }
-              }
-            }
-          } else if (needed) {
-            skipped.push_back(int32_t(q));
-          }
-          if (compute) {
+        // bytewise over the map: read skipped positions, dilated by the fill's radius, say
+        // which masked positions a fill reads besides those read themselves
+        const size_t positions = os.positions();
+        auto& fillers = a.footprint;
+        fillers.resize(positions);
+        const uint8_t* Nb = N.bits.data();
+        for (size_t q = 0; q < positions; q++) fillers[q] = Nb[q] & uint8_t(M[q] ^ 1);
+        dilate(fillers.data(), os.h, os.w, s.fill_radius, a.rows_scratch);
+        for (size_t q = 0; q < positions; q++) fillers[q] = M[q] & (Nb[q] | fillers[q]);
+        for (size_t q = 0; q < positions; q++) {
+          if (fillers[q]) {
             C.push_back(int32_t(q));
-            a.footprint[q] = 1;
-            if (needed) kept.push_back(int32_t(q));
+            if (Nb[q]) kept.push_back(int32_t(q));
+          } else if (Nb[q]) {
+            skipped.push_back(int32_t(q));
           }
         }
         a.computed_of[i] = &C;
         a.skipped_of[i] = &skipped;
         a.kept_of[i] = &kept;
         a.fused[i] = skipped.empty() && kept.size() == C.size();
-        if (!in.all && !C.empty()) mark_footprint(a.footprint.data(), os, s, is, in);
+        if (!in.all && !C.empty()) mark_footprint(fillers.data(), os, s, is, in);
         break;
       }
       case OpKind::fuse_sum:
@@ -581,10 +593,12 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         const PackedConv& pack = fused ? cp->packs->fused[i] : cp->packs->masked[i];
         const int taps = s.kernel * s.kernel;
         const float* zero = zero_row(size_t(s.cin));
-        in_chunks(pool_, C.size(), kChunk, [&](size_t begin, size_t end) {
-          const float* rows[kChunk * 9];
-          float* outs[kChunk];
-          const float* resid[kChunk];
+        const size_t quantum = conv_pixel_quantum(pack);
+        const size_t chunk = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
+        in_chunks(pool_, C.size(), chunk, [&](size_t begin, size_t end) {
+          const float* rows[kConvChunk * 9];
+          float* outs[kConvChunk];
+          const float* resid[kConvChunk];
           for (size_t j = begin; j < end; j++) {
             const int q = C[j], y = q / os.w, x = q % os.w;
             const float** r = rows + (j - begin) * taps;

@@ -217,58 +217,67 @@ export class AnytimeEngine {
     let cumulative = 0;
     let expectedShare = 1;
 
-    for (let k = 1; k <= EXITS; k++) {
-      const stage = m.stages[k - 1]!;
-      if (k > 1 && options.signal?.aborted) return 'cancelled';
-      const form = this.formFor(k, expectedShare, pinned);
-      const release = await options.acquire?.(k);
-      const started = performance.now();
-      let out: StageOutput;
-      let fullLabels: Uint8Array | undefined;
-      try {
-        if (form === 'native') {
-          nativeRun ??= this.bundle.native!.newRun();
-          out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit);
-        } else {
-          out = await this.runOrt(k, form, carried, nativeRun, threshold);
+    try {
+      for (let k = 1; k <= EXITS; k++) {
+        const stage = m.stages[k - 1]!;
+        if (k > 1 && options.signal?.aborted) return 'cancelled';
+        const form = this.formFor(k, expectedShare, pinned);
+        const release = await options.acquire?.(k);
+        // the wait for the device may have eaten the time the check before it counted on
+        if (k > 1 && release && budget.deadline_ms !== undefined && this.lateFor(k, form, size, expectedShare, arrivedAt, budget.deadline_ms)) {
+          release();
+          return 'deadline';
         }
-        if (options.fullLabels) {
-          fullLabels = out.carried.kind === 'native'
-            ? await this.bundle.native!.fullLabels(nativeRun!, size.height, size.width)
-            : (await this.bundle.fullLabels.session.run({ logits: out.carried.outputs.logits! })).labels_full!.data as Uint8Array;
+        const started = performance.now();
+        let out: StageOutput;
+        let fullLabels: Uint8Array | undefined;
+        try {
+          if (form === 'native') {
+            nativeRun ??= this.bundle.native!.newRun();
+            out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit);
+          } else {
+            out = await this.runOrt(k, form, carried, nativeRun, threshold);
+          }
+          if (options.fullLabels) {
+            fullLabels = out.carried.kind === 'native'
+              ? await this.bundle.native!.fullLabels(nativeRun!, size.height, size.width)
+              : (await this.bundle.fullLabels.session.run({ logits: out.carried.outputs.logits! })).labels_full!.data as Uint8Array;
+          }
+        } finally {
+          release?.();
         }
-      } finally {
-        release?.();
+        const computeMs = performance.now() - started;
+        carried = out.carried;
+
+        const shares = out.computed === null ? null : sharesFromCounts(stage, out.computed, area);
+        const share = shares?.[0] ?? 1;
+        this.timer(k, form, size).observe(share, computeMs);
+        const gflops = stageGflops(stage, shares, area);
+        cumulative += gflops;
+
+        expectedShare = shareAtOrBelow(out.confidence, threshold);
+        const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned, size, area });
+        yield {
+          exit: k,
+          exits: EXITS,
+          labels: out.labels,
+          width: size.width / stride,
+          height: size.height / stride,
+          ...(options.withConfidence ? { confidence: out.confidence } : {}),
+          ...(fullLabels ? { fullLabels: { labels: fullLabels, width: size.width, height: size.height } } : {}),
+          gflops,
+          cumulativeGflops: cumulative,
+          computedShare: share,
+          computeMs,
+          form,
+          stop,
+        };
+        if (stop !== null) return stop;
       }
-      const computeMs = performance.now() - started;
-      carried = out.carried;
-
-      const shares = out.computed === null ? null : sharesFromCounts(stage, out.computed, area);
-      const share = shares?.[0] ?? 1;
-      this.timer(k, form, size).observe(share, computeMs);
-      const gflops = stageGflops(stage, shares, area);
-      cumulative += gflops;
-
-      expectedShare = shareAtOrBelow(out.confidence, threshold);
-      const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned, size, area });
-      yield {
-        exit: k,
-        exits: EXITS,
-        labels: out.labels,
-        width: size.width / stride,
-        height: size.height / stride,
-        ...(options.withConfidence ? { confidence: out.confidence } : {}),
-        ...(fullLabels ? { fullLabels: { labels: fullLabels, width: size.width, height: size.height } } : {}),
-        gflops,
-        cumulativeGflops: cumulative,
-        computedShare: share,
-        computeMs,
-        form,
-        stop,
-      };
-      if (stop !== null) return stop;
+      return 'final_exit';
+    } finally {
+      if (nativeRun) this.bundle.native!.releaseRun(nativeRun);
     }
-    return 'final_exit';
   }
 
   private async runOrt(k: number, form: Exclude<StageForm, 'native'>, carried: Carried, nativeRun: NativeRun | null, threshold: number): Promise<StageOutput> {
@@ -322,12 +331,14 @@ export class AnytimeEngine {
       const predicted = stageGflops(stage, stage.masked_resolutions.map(() => s.share), s.area);
       if (s.cumulative + predicted > s.budget.gflops) return 'gflops';
     }
-    if (s.budget.deadline_ms !== undefined) {
-      const predicted = this.timer(next, this.formFor(next, s.share, s.pinned), s.size).predict(s.share);
-      const elapsed = performance.now() - s.arrivedAt;
-      if (elapsed + (Number.isNaN(predicted) ? 0 : predicted) > s.budget.deadline_ms) return 'deadline';
-    }
+    if (s.budget.deadline_ms !== undefined && this.lateFor(next, this.formFor(next, s.share, s.pinned), s.size, s.share, s.arrivedAt, s.budget.deadline_ms)) return 'deadline';
     return null;
+  }
+
+  /** Whether stage k, started now, is predicted to end after the deadline. */
+  private lateFor(k: number, form: StageForm, size: { height: number; width: number }, share: number, arrivedAt: number, deadlineMs: number): boolean {
+    const predicted = this.timer(k, form, size).predict(share);
+    return performance.now() - arrivedAt + (Number.isNaN(predicted) ? 0 : predicted) > deadlineMs;
   }
 
   async close(): Promise<void> {
