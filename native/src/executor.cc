@@ -593,6 +593,9 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         const PackedConv& pack = fused ? cp->packs->fused[i] : cp->packs->masked[i];
         const int taps = s.kernel * s.kernel;
         const float* zero = zero_row(size_t(s.cin));
+        ptrdiff_t tap_offset[9];
+        for (int ky = 0; ky < s.kernel; ky++)
+          for (int kx = 0; kx < s.kernel; kx++) tap_offset[ky * s.kernel + kx] = (ptrdiff_t(ky) * is.w + kx) * is.c;
         const size_t quantum = conv_pixel_quantum(pack);
         const size_t chunk = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
         in_chunks(pool_, C.size(), chunk, [&](size_t begin, size_t end) {
@@ -602,10 +605,19 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
           for (size_t j = begin; j < end; j++) {
             const int q = C[j], y = q / os.w, x = q % os.w;
             const float** r = rows + (j - begin) * taps;
+            const int y0 = y * s.stride - s.pad, x0 = x * s.stride - s.pad;
+            if (y0 >= 0 && x0 >= 0 && y0 + s.kernel <= is.h && x0 + s.kernel <= is.w) {
+              // inside the map: the taps are fixed offsets from the window's corner
+              const float* corner = in + (size_t(y0) * is.w + x0) * is.c;
+              for (int t = 0; t < taps; t++) r[t] = corner + tap_offset[t];
+              outs[j - begin] = out.data + size_t(q) * os.c;
+              if (res) resid[j - begin] = res + size_t(q) * os.c;
+              continue;
+            }
             for (int ky = 0; ky < s.kernel; ky++) {
-              const int yy = y * s.stride - s.pad + ky;
+              const int yy = y0 + ky;
               for (int kx = 0; kx < s.kernel; kx++) {
-                const int xx = x * s.stride - s.pad + kx;
+                const int xx = x0 + kx;
                 r[ky * s.kernel + kx] = (yy < 0 || yy >= is.h || xx < 0 || xx >= is.w)
                     ? zero : in + (size_t(yy) * is.w + xx) * is.c;
               }
