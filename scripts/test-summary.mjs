@@ -1,5 +1,7 @@
 // Prints one closing line "N passed, N failed" from vitest's JSON report and pytest's
-// JUnit XML, so CI counts both suites. A missing report counts as a failure.
+// JUnit XML, so CI counts both suites. A missing report counts as a failure, and so does a
+// vitest file that failed outside its tests (it did not load, or a hook threw): vitest's JSON
+// counts no test for it, only the file's status says so.
 import { readFileSync, existsSync } from 'node:fs';
 
 const [vitestPath, pytestPath] = process.argv.slice(2);
@@ -10,8 +12,14 @@ let skipped = 0;
 if (vitestPath && existsSync(vitestPath)) {
   const report = JSON.parse(readFileSync(vitestPath, 'utf8'));
   passed += report.numPassedTests ?? 0;
-  failed += (report.numFailedTests ?? 0) + (report.numRuntimeErrorTestSuites ?? 0);
+  failed += report.numFailedTests ?? 0;
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  for (const file of report.testResults ?? []) {
+    if (file.status === 'failed' && !(file.assertionResults ?? []).some((a) => a.status === 'failed')) {
+      console.error(`suite failed outside its tests: ${file.name}: ${(file.message ?? '').split('\n')[0]}`);
+      failed += 1;
+    }
+  }
 } else {
   console.error(`missing vitest report: ${vitestPath}`);
   failed += 1;

@@ -1,7 +1,24 @@
 #!/usr/bin/env bash
 # The project's test command: typecheck, vitest (TypeScript) and pytest (models/), one summary line.
+# On a fresh machine it first brings up the Python side (as root), or stops at once saying how.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+# find_spec looks without importing (importing torch alone takes seconds)
+PY_CHECK='import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ("torch", "numpy", "PIL", "pytest", "onnx", "jsonschema")) else 3)'
+if ! bash scripts/py.sh -c "$PY_CHECK" 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo 'npm test: installing the Python side (torch, numpy, Pillow, pytest, onnx, jsonschema from Debian): bash scripts/setup-python.sh'
+    bash scripts/setup-python.sh && bash scripts/py.sh -c "$PY_CHECK" || {
+      echo 'npm test: the Python side is still missing after scripts/setup-python.sh (set ADPC_PYTHON to an interpreter with torch, numpy, Pillow, pytest, onnx and jsonschema)' >&2
+      exit 1
+    }
+  else
+    echo 'npm test: Python with torch, numpy, Pillow, pytest, onnx and jsonschema is missing; install it with: sudo bash scripts/setup-python.sh (or set ADPC_PYTHON)' >&2
+    exit 1
+  fi
+fi
+
 mkdir -p reports
 rm -f reports/vitest.json reports/pytest.xml
 npx tsc --noEmit

@@ -1,19 +1,25 @@
 // The HTTP face of the engine: health, readiness, model description, metrics and one-shot
 // segmentation. buildApp() wires it without listening; main.ts listens and handles signals.
+// Every answer that is not a success is the JSON error shape with a catalogue code, and every
+// refused or failed request leaves one log line.
 
-import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { AnytimeEngine, ExitResult } from '../src/engine/anytime-engine.js';
-import { parseBudget } from '../src/engine/budget.js';
-import { AdpcError, isAdpcError } from '../src/errors.js';
-import { prepareFrame, type FrameInput } from '../src/image/preprocess.js';
+import { z } from 'zod';
+import { parseBudget, type Budget } from '../src/engine/budget.js';
+import { AdpcError, asAdpcError, type ErrorCode } from '../src/errors.js';
+import type { FrameInput } from '../src/image/preprocess.js';
 import { encodeLabelPng, resizeLabels, type LabelEncoding } from '../src/output/label-map.js';
+import { authorised, bearerToken } from './auth.js';
 import type { ServerConfig } from './config.js';
-import { StageScheduler } from './stage-scheduler.js';
+import type { ErrorReporter, RequestContext } from './error-report.js';
+import type { FrameExit, FrameRunner } from './frame-runner.js';
+import { sendError } from './http-errors.js';
 import type { ServerMetrics } from './metrics.js';
+import { modelInfo, type FrameEngine } from './model-info.js';
+import { REQUEST_ID_HEADER, requestId } from './request-id.js';
 
 export interface AppState {
-  engine: AnytimeEngine | null;
+  engine: FrameEngine | null;
   draining: boolean;
 }
 
@@ -21,54 +27,105 @@ export interface AppDeps {
   config: ServerConfig;
   metrics: ServerMetrics;
   state: AppState;
-  scheduler?: StageScheduler;
+  runner: FrameRunner;
+  reporter: ErrorReporter;
 }
 
-/** Constant-time check of `Authorization: Bearer <token>`. */
-export function authorised(header: string | undefined, token: string | undefined): boolean {
-  if (!token) return true;
-  const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+const BUDGET_FIELDS = ['max_exit', 'gflops', 'deadline_ms', 'threshold'] as const;
+/** A plain decimal number: no hex, no blanks, no Infinity (Number() takes all of those). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+const SegmentQuery = z.object({
+  max_exit: z.string().optional(),
+  gflops: z.string().optional(),
+  deadline_ms: z.string().optional(),
+  threshold: z.string().optional(),
+  size: z.enum(['stride', 'frame']).optional(),
+  encoding: z.enum(['grayscale', 'palette']).optional(),
+  width: z.string().regex(/^\d{1,5}$/, 'must be a whole number of pixels').optional(),
+  height: z.string().regex(/^\d{1,5}$/, 'must be a whole number of pixels').optional(),
+}).strict();
+
+type SegmentOptions = z.infer<typeof SegmentQuery>;
+
+const RAW_TYPES: Readonly<Record<string, 3 | 4>> = { 'application/x-raw-rgb': 3, 'application/x-raw-rgba': 4 };
+
+/** Body-parser failures by their `type`, as catalogue codes. */
+const BODY_ERRORS: Readonly<Record<string, ErrorCode>> = {
+  'entity.too.large': 'MESSAGE_TOO_LARGE',
+  'encoding.unsupported': 'ENCODING_UNSUPPORTED',
+  'charset.unsupported': 'ENCODING_UNSUPPORTED',
+  'request.aborted': 'BAD_REQUEST',
+  'request.size.invalid': 'BAD_REQUEST',
+};
+
+function contextOf(res: Response): RequestContext {
+  return res.locals.context as RequestContext;
 }
 
-function sendError(res: Response, e: unknown): void {
-  if (isAdpcError(e)) {
-    res.status(e.status).json({ error: { code: e.code, message: e.message } });
-    return;
+/** Query parameters of /v1/segment, each given once, with nothing unknown. */
+function segmentOptions(req: Request): SegmentOptions {
+  const query = req.query as Record<string, unknown>;
+  for (const [name, value] of Object.entries(query)) {
+    if (typeof value !== 'string') throw new AdpcError('OPTION_INVALID', `query parameter ${name.slice(0, 40)} must be given once`);
   }
-  res.status(500).json({ error: { code: 'INTERNAL', message: (e as Error).message } });
-}
-
-function queryNumber(req: Request, name: string): number | undefined {
-  const value = req.query[name] ?? req.header(`x-budget-${name.replace(/_/g, '-')}`);
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n)) {
-    throw new AdpcError('BUDGET_INVALID', `${name} must be a number, got ${JSON.stringify(value)}`);
+  const parsed = SegmentQuery.safeParse(query);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => i.code === 'unrecognized_keys'
+      ? `unknown query parameter ${i.keys.map((k) => k.slice(0, 40)).join(', ')}; known: ${Object.keys(SegmentQuery.shape).join(', ')}`
+      : `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new AdpcError('OPTION_INVALID', detail);
   }
-  return n;
+  return parsed.data;
 }
 
-function frameFromRequest(req: Request): FrameInput {
-  const body = req.body as unknown;
-  const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-  const type = (req.header('content-type') ?? '').split(';')[0]!.trim();
-  if (type === 'application/x-raw-rgb' || type === 'application/x-raw-rgba') {
-    const width = Number(req.query.width);
-    const height = Number(req.query.height);
-    return { kind: 'raw', bytes, width, height, channels: type.endsWith('rgba') ? 4 : 3 };
+/** The budget from the query, or from X-Budget-* headers (the query wins). */
+function budgetOf(req: Request, options: SegmentOptions): Budget {
+  const fields: Record<string, number> = {};
+  for (const name of BUDGET_FIELDS) {
+    const value = options[name] ?? req.header(`x-budget-${name.replace(/_/g, '-')}`);
+    if (value === undefined) continue;
+    if (!DECIMAL.test(value)) throw new AdpcError('BUDGET_INVALID', `${name} must be a decimal number, got ${JSON.stringify(value.slice(0, 40))}`);
+    fields[name] = Number(value);
   }
-  return { kind: 'encoded', bytes };
+  return parseBudget(fields);
 }
 
-export function buildApp({ config, metrics, state, scheduler = new StageScheduler() }: AppDeps): express.Express {
+function frameInput(req: Request, options: SegmentOptions): FrameInput {
+  const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const type = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  const channels = RAW_TYPES[type];
+  if (channels === undefined) {
+    if (options.width !== undefined || options.height !== undefined) {
+      throw new AdpcError('OPTION_INVALID', `width and height are for raw bodies (${Object.keys(RAW_TYPES).join(', ')}) only`);
+    }
+    return { kind: 'encoded', bytes };
+  }
+  return { kind: 'raw', bytes, width: Number(options.width ?? NaN), height: Number(options.height ?? NaN), channels };
+}
+
+export function buildApp({ config, metrics, state, runner, reporter }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const fail = (res: Response, e: unknown) => {
+    const error = asAdpcError(e);
+    reporter.report(error, contextOf(res));
+    sendError(res, error);
+  };
+
+  app.use((req, res, next) => {
+    const id = requestId(req.header(REQUEST_ID_HEADER));
+    res.set('X-Request-Id', id);
+    // the path only: the query is never logged
+    res.locals.context = { route: `${req.method} ${req.path.slice(0, 200)}`, requestId: id } satisfies RequestContext;
+    next();
+  });
 
   const requireAuth = (req: Request, res: Response, next: NextFunction) => {
-    if (authorised(req.header('authorization'), config.token)) return next();
-    sendError(res, new AdpcError('UNAUTHORISED', 'missing or wrong bearer token'));
+    if (authorised(bearerToken(req.header('authorization')), config.token)) return next();
+    fail(res, new AdpcError('UNAUTHORISED', 'missing or wrong bearer token'));
   };
 
   app.get('/healthz', (_req, res) => {
@@ -86,97 +143,120 @@ export function buildApp({ config, metrics, state, scheduler = new StageSchedule
 
   app.get('/v1/models', requireAuth, (_req, res) => {
     const engine = state.engine;
-    if (!engine) return sendError(res, new AdpcError('NOT_READY', 'the model is still loading'));
-    const m = engine.manifest;
+    if (!engine) return fail(res, new AdpcError('NOT_READY', 'the model is still loading'));
+    const info = modelInfo(engine);
     res.json({
       models: [{
-        ...engine.info(),
-        version: m.version,
-        classes: m.classes,
-        exits: engine.info().exitGflops.map((gflops, i) => ({ exit: i + 1, dense_gflops: gflops })),
+        ...info,
+        version: engine.manifest.version,
+        classes: engine.manifest.classes,
+        exits: info.exitGflops.map((gflops, i) => ({ exit: i + 1, dense_gflops: gflops })),
       }],
     });
   });
 
-  app.post('/v1/segment', requireAuth,
+  // Refusals that need no body come before it is read: readiness and the request cap.
+  let segmenting = 0;
+  const admit = (_req: Request, res: Response, next: NextFunction) => {
+    if (state.draining) return fail(res, new AdpcError('DRAINING', 'the server is shutting down'));
+    if (!state.engine) return fail(res, new AdpcError('NOT_READY', 'the model is still loading'));
+    if (segmenting >= config.maxRequests) return fail(res, new AdpcError('OVERLOADED', `already serving ${config.maxRequests} segment requests`));
+    segmenting++;
+    res.once('close', () => segmenting--);
+    next();
+  };
+
+  app.post('/v1/segment', requireAuth, admit,
     express.raw({ type: () => true, limit: config.maxMessageBytes }),
     async (req, res) => {
-      const engine = state.engine;
-      if (!engine || state.draining) return sendError(res, new AdpcError('NOT_READY', 'the server is not ready'));
+      const engine = state.engine!;
       const arrivedAt = performance.now();
-      metrics.inFlight.inc();
+      let options: SegmentOptions;
+      let budget: Budget;
+      let input: FrameInput;
       try {
-        const budget = parseBudget({
-          max_exit: queryNumber(req, 'max_exit'),
-          gflops: queryNumber(req, 'gflops'),
-          deadline_ms: queryNumber(req, 'deadline_ms'),
-          threshold: queryNumber(req, 'threshold'),
+        options = segmentOptions(req);
+        budget = budgetOf(req, options);
+        input = frameInput(req, options);
+      } catch (e) {
+        metrics.frame('rejected');
+        return fail(res, e);
+      }
+      const size = options.size ?? 'frame';
+      const encoding: LabelEncoding = options.encoding ?? 'grayscale';
+      const asPng = req.accepts(['application/json', 'image/png']) === 'image/png';
+      const encode = async (x: FrameExit) => {
+        const started = performance.now();
+        const png = await encodeLabelPng(size === 'frame' ? resizeLabels(x.result, x.frameWidth, x.frameHeight) : x.result, encoding);
+        metrics.encode((performance.now() - started) / 1000);
+        return png;
+      };
+      try {
+        const exits: { exit: FrameExit; png?: Buffer }[] = [];
+        const end = await runner.run({
+          engine, input, budget, arrivedAt,
+          frameSize: size === 'frame',
+          context: contextOf(res),
+          // JSON carries every exit; the PNG answer only the last one
+          onExit: async (x) => {
+            exits.push({ exit: x, ...(!asPng || x.stop !== null ? { png: await encode(x) } : {}) });
+          },
         });
-        const size = req.query.size === 'stride' ? 'stride' : 'frame';
-        const encoding: LabelEncoding = req.query.encoding === 'palette' ? 'palette' : 'grayscale';
-        const decodeStarted = performance.now();
-        let frame;
-        try {
-          frame = await prepareFrame(frameFromRequest(req), engine.manifest.input, { maxPixels: config.maxFramePixels });
-        } catch (e) {
-          metrics.frame('rejected');
-          throw e;
-        }
-        metrics.decode((performance.now() - decodeStarted) / 1000);
-        const dense = engine.manifest.stages.map((s) => s.dense_gflops);
-        const deadline = arrivedAt + (budget.deadline_ms ?? Infinity);
-        const results: ExitResult[] = [];
-        for await (const r of engine.run(frame.data, { budget, arrivedAt, acquire: () => scheduler.acquire(deadline) })) {
-          metrics.exit(r, dense[r.exit - 1]!, (performance.now() - arrivedAt) / 1000);
-          results.push(r);
-        }
-        const last = results.at(-1)!;
-        if (last.stop) metrics.stop(last.stop);
-        const encodeStarted = performance.now();
-        const encodeMap = (r: ExitResult) => encodeLabelPng(size === 'frame' ? resizeLabels(r, frame.frameWidth, frame.frameHeight) : r, encoding);
-        if (req.accepts(['application/json', 'image/png']) === 'image/png') {
-          const png = await encodeMap(last);
-          metrics.encode((performance.now() - encodeStarted) / 1000);
-          metrics.frame('completed');
-          res.type('image/png').set('X-Exit', String(last.exit)).set('X-Stop-Reason', last.stop ?? '').send(png);
+        if ('error' in end) return sendError(res, end.error); // the runner logged it
+        const last = exits.at(-1)!;
+        if (asPng) {
+          const png = last.png ?? await encode(last.exit);
+          res.type('image/png').set('X-Exit', String(last.exit.result.exit)).set('X-Stop-Reason', end.stop).send(png);
           return;
         }
-        const exits = await Promise.all(results.map(async (r) => ({
-          exit: r.exit,
-          exits: r.exits,
-          form: r.form,
-          gflops: r.gflops,
-          cumulative_gflops: r.cumulativeGflops,
-          computed_share: r.computedShare,
-          compute_ms: r.computeMs,
-          stop: r.stop,
-          labels_png: (await encodeMap(r)).toString('base64'),
-        })));
-        metrics.encode((performance.now() - encodeStarted) / 1000);
-        metrics.frame('completed');
+        const { frameWidth, frameHeight, result } = last.exit;
         res.json({
-          width: size === 'frame' ? frame.frameWidth : last.width,
-          height: size === 'frame' ? frame.frameHeight : last.height,
+          width: size === 'frame' ? frameWidth : result.width,
+          height: size === 'frame' ? frameHeight : result.height,
           encoding,
-          exits,
+          exits: exits.map(({ exit: x, png }) => ({
+            exit: x.result.exit,
+            exits: x.result.exits,
+            form: x.result.form,
+            gflops: x.result.gflops,
+            cumulative_gflops: x.result.cumulativeGflops,
+            computed_share: x.result.computedShare,
+            compute_ms: x.result.computeMs,
+            // a run cancelled between stages (drain) says so on its last exit
+            stop: x.stop ?? (x === last.exit ? end.stop : null),
+            labels_png: png!.toString('base64'),
+          })),
         });
       } catch (e) {
-        if (!isAdpcError(e)) metrics.frame('failed');
-        else if (e.code === 'BUDGET_INVALID') metrics.frame('rejected');
-        sendError(res, e);
-      } finally {
-        metrics.inFlight.dec();
+        fail(res, e);
       }
     });
 
-  // Body too large and other middleware errors, in the same error shape as everything else.
-  app.use((err: Error & { type?: string }, _req: Request, res: Response, next: NextFunction) => {
+  app.get('/v1/stream', (_req, res) => {
+    fail(res, new AdpcError('BAD_REQUEST', 'WS /v1/stream takes a WebSocket upgrade only'));
+  });
+
+  // Known paths with another method, then unknown paths: the JSON shape, never express's HTML.
+  const routes: Record<string, string> = { '/healthz': 'GET, HEAD', '/readyz': 'GET, HEAD', '/metrics': 'GET, HEAD', '/v1/models': 'GET, HEAD', '/v1/segment': 'POST', '/v1/stream': 'GET' };
+  for (const [path, allow] of Object.entries(routes)) {
+    app.all(path, (req, res) => {
+      res.set('Allow', allow);
+      fail(res, new AdpcError('METHOD_NOT_ALLOWED', `${req.method.slice(0, 20)} is not allowed on ${path}; allowed: ${allow}`));
+    });
+  }
+  app.use((req, res) => {
+    fail(res, new AdpcError('NOT_FOUND', `no route at ${req.path.slice(0, 100)}`));
+  });
+
+  // Body-parser and any other middleware errors, in the same shape as everything else.
+  app.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    if (err.type === 'entity.too.large') {
-      metrics.frame('rejected');
-      return sendError(res, new AdpcError('MESSAGE_TOO_LARGE', `body is larger than ${config.maxMessageBytes} bytes`));
-    }
-    sendError(res, err);
+    const code = err.type ? BODY_ERRORS[err.type] : undefined;
+    if (code === 'MESSAGE_TOO_LARGE') return fail(res, new AdpcError(code, `the body is larger than ${config.maxMessageBytes} bytes`));
+    if (code) return fail(res, new AdpcError(code, code === 'BAD_REQUEST' ? 'the body did not arrive whole' : 'the body has an unsupported Content-Encoding'));
+    // a decompression stream that failed: the body is not what its Content-Encoding says
+    if (err.status === 400) return fail(res, new AdpcError('ENCODING_INVALID', 'the body does not decode with its Content-Encoding'));
+    fail(res, err);
   });
 
   return app;

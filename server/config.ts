@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { DEFAULT_BUNDLE } from '../src/bundle/default-bundle.js';
+import { DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE } from '../src/image/preprocess.js';
 import { PROVIDER_NAMES } from '../src/runtime/onnx.js';
 
 const Config = z.object({
@@ -14,11 +15,19 @@ const Config = z.object({
   token: z.string().min(16, 'token must be at least 16 characters').optional(),
   metricsAuth: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   maxMessageBytes: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
-  maxFramePixels: z.coerce.number().int().min(1).default(40_000_000),
+  maxFramePixels: z.coerce.number().int().min(1).default(DEFAULT_MAX_PIXELS),
+  maxFrameSide: z.coerce.number().int().min(1).default(DEFAULT_MAX_SIDE),
+  maxOutputPixels: z.coerce.number().int().min(1).default(8_388_608),
+  decodeConcurrency: z.coerce.number().int().min(1).max(64).default(2),
+  maxRequests: z.coerce.number().int().min(1).default(8),
   maxStreams: z.coerce.number().int().min(1).default(16),
   slowReaderBytes: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
+  maxUnsentBytes: z.coerce.number().int().min(1).default(24 * 1024 * 1024),
   supersede: z.enum(['stage', 'frame']).default('stage'),
   maxFps: z.coerce.number().min(0).default(0),
+  pingMs: z.coerce.number().int().min(0).default(15_000),
+  idleMs: z.coerce.number().int().min(0).default(60_000),
+  drainMs: z.coerce.number().int().min(100).default(10_000),
   deviceConcurrency: z.coerce.number().int().min(1).max(64).default(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -36,10 +45,18 @@ export const ENV_NAMES: Readonly<Record<keyof ServerConfig, string>> = Object.fr
   metricsAuth: 'ADPC_METRICS_AUTH',
   maxMessageBytes: 'ADPC_MAX_MESSAGE_BYTES',
   maxFramePixels: 'ADPC_MAX_FRAME_PIXELS',
+  maxFrameSide: 'ADPC_MAX_FRAME_SIDE',
+  maxOutputPixels: 'ADPC_MAX_OUTPUT_PIXELS',
+  decodeConcurrency: 'ADPC_DECODE_CONCURRENCY',
+  maxRequests: 'ADPC_MAX_REQUESTS',
   maxStreams: 'ADPC_MAX_STREAMS',
   slowReaderBytes: 'ADPC_SLOW_READER_BYTES',
+  maxUnsentBytes: 'ADPC_MAX_UNSENT_BYTES',
   supersede: 'ADPC_SUPERSEDE',
   maxFps: 'ADPC_MAX_FPS',
+  pingMs: 'ADPC_PING_MS',
+  idleMs: 'ADPC_IDLE_MS',
+  drainMs: 'ADPC_DRAIN_MS',
   deviceConcurrency: 'ADPC_DEVICE_CONCURRENCY',
   logLevel: 'LOG_LEVEL',
 });

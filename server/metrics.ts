@@ -3,11 +3,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ExitResult } from '../src/engine/anytime-engine.js';
 import type { StopReason } from '../src/engine/budget.js';
+import { ERROR_CODES, type ErrorCode } from '../src/errors.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 const SHARE_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
 
-export type FrameOutcome = 'completed' | 'superseded' | 'dropped' | 'rejected' | 'failed';
+export type FrameOutcome = 'completed' | 'superseded' | 'cancelled' | 'dropped' | 'rejected' | 'failed';
+export type Queue = 'decode' | 'device';
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -20,24 +22,40 @@ export class ServerMetrics {
   private readonly budgetStops: Counter<'reason'>;
   private readonly decodeSeconds: Histogram;
   private readonly encodeSeconds: Histogram;
+  private readonly queueWait: Histogram<'queue'>;
+  private readonly errors: Counter<'code'>;
+  private readonly slowReaderDrops: Counter;
   readonly inFlight: Gauge;
   readonly streams: Gauge;
+  private unsentBytes: () => number = () => 0;
   private readonly modelInfo: Gauge<'model' | 'version' | 'provider' | 'arch'>;
 
   constructor() {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'adpc_' });
+    // stock dashboards look for process_* and nodejs_*: no prefix on these
+    collectDefaultMetrics({ register: this.registry });
     this.frames = new Counter({ name: 'adpc_frames_total', help: 'Frames by outcome', labelNames: ['outcome'], registers });
     this.timeToExit = new Histogram({ name: 'adpc_time_to_exit_seconds', help: 'From frame arrival to each exit result', labelNames: ['exit'], buckets: LATENCY_BUCKETS, registers });
-    this.stageSeconds = new Histogram({ name: 'adpc_stage_compute_seconds', help: 'onnxruntime time per stage and graph form (masked, plain, sparse)', labelNames: ['stage', 'mode'], buckets: LATENCY_BUCKETS, registers });
+    this.stageSeconds = new Histogram({ name: 'adpc_stage_compute_seconds', help: 'Compute time per stage and form (masked, plain, sparse, native)', labelNames: ['stage', 'mode'], buckets: LATENCY_BUCKETS, registers });
     this.gflopsExecuted = new Counter({ name: 'adpc_gflops_executed_total', help: 'GFLOPs run (ADP-C convention), by stage', labelNames: ['stage'], registers });
     this.gflopsSkipped = new Counter({ name: 'adpc_gflops_skipped_total', help: 'Dense GFLOPs that CA skipped, by stage', labelNames: ['stage'], registers });
     this.computedShare = new Histogram({ name: 'adpc_computed_share_ratio', help: 'Share of positions each stage computed', labelNames: ['stage'], buckets: SHARE_BUCKETS, registers });
     this.budgetStops = new Counter({ name: 'adpc_budget_stops_total', help: 'Frames ended by each stop reason', labelNames: ['reason'], registers });
     this.decodeSeconds = new Histogram({ name: 'adpc_decode_seconds', help: 'Image decode, resize and normalisation', buckets: LATENCY_BUCKETS, registers });
     this.encodeSeconds = new Histogram({ name: 'adpc_encode_seconds', help: 'Label map encoding per exit', buckets: LATENCY_BUCKETS, registers });
+    this.queueWait = new Histogram({ name: 'adpc_queue_wait_seconds', help: 'Time a frame waited for a decode slot or for the device (once per stage)', labelNames: ['queue'], buckets: LATENCY_BUCKETS, registers });
+    this.errors = new Counter({ name: 'adpc_errors_total', help: 'Errors answered or logged, by code (src/errors.ts)', labelNames: ['code'], registers });
+    this.slowReaderDrops = new Counter({ name: 'adpc_slow_reader_drops_total', help: 'Final results replaced by a newer frame\'s before a slow reader took them', registers });
+    for (const code of ERROR_CODES) this.errors.inc({ code }, 0);
     this.inFlight = new Gauge({ name: 'adpc_frames_in_flight', help: 'Frames being processed', registers });
     this.streams = new Gauge({ name: 'adpc_active_streams', help: 'Open WebSocket streams', registers });
+    const metrics = this;
+    new Gauge({
+      name: 'adpc_stream_unsent_bytes', help: 'Bytes all streams hold unsent (socket buffers and slow-reader queues)', registers,
+      collect() {
+        this.set(metrics.unsentBytes());
+      },
+    });
     this.modelInfo = new Gauge({ name: 'adpc_model_info', help: 'The loaded model (value 1)', labelNames: ['model', 'version', 'provider', 'arch'], registers });
   }
 
@@ -56,6 +74,23 @@ export class ServerMetrics {
     this.gflopsExecuted.inc({ stage }, result.gflops);
     this.gflopsSkipped.inc({ stage }, Math.max(0, denseGflops - result.gflops));
     this.computedShare.observe({ stage }, result.computedShare);
+  }
+
+  /** Where the unsent-bytes gauge reads its value at scrape time. */
+  watchUnsent(read: () => number): void {
+    this.unsentBytes = read;
+  }
+
+  queued(queue: Queue, seconds: number): void {
+    this.queueWait.observe({ queue }, seconds);
+  }
+
+  error(code: ErrorCode): void {
+    this.errors.inc({ code });
+  }
+
+  slowReaderDrop(): void {
+    this.slowReaderDrops.inc();
   }
 
   stop(reason: StopReason | 'superseded'): void {

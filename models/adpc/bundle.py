@@ -19,8 +19,8 @@ import torch.nn as nn
 from . import native_program
 from .data import MEAN, STD
 from .flops import GIGA, ConvCost, conv_costs, dense_gflops, gflops_by_resolution, segment_gflops
-from .graphs import (DenseBaselineGraph, PlainStageGraph, SparseHeadStage4Graph, Stage1Graph,
-                     StageGraph, truncated_fills)
+from .graphs import (DenseBaselineGraph, FullLabelsGraph, PlainStageGraph, SparseHeadStage4Graph,
+                     Stage1Graph, StageGraph, truncated_fills)
 from .network import ADPCNet
 from .weight_store import WeightStore
 
@@ -129,6 +129,7 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
         for n, t in zip(out_names, outputs):
             refs.save(f"stage1.{n}", t)
         features, logits = list(outputs[:n_feat]), outputs[n_feat]
+        programs.append(native_program.build_stage1(net, list(image.shape[1:]), store))
 
         for k in (2, 3, 4):
             resolutions = masked_resolutions(costs, k)
@@ -161,6 +162,11 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
             stages.append(entry)
             features, logits = list(outputs[:n_feat]), outputs[n_feat]
 
+        full = FullLabelsGraph(height, width)
+        full_labels = full(logits)
+        export_graph(full, (logits,), out / "labels_full.onnx", ["logits"], ["labels_full"])
+        refs.save("stage4.labels_full", full_labels)
+
         baseline = DenseBaselineGraph(net)
         b_out = baseline(image)
         export_graph(baseline, (image,), out / "dense.onnx", ["image"], ["logits", "labels"])
@@ -169,6 +175,7 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
 
     refs.close()
     graphs = [s["file"] for s in stages] + [s[f] for s in stages for f in ("plain_file", "sparse_file") if f in s]
+    graphs.append("labels_full.onnx")
     for file in graphs + ["dense.onnx"]:
         store.externalise(out / file)
     store.close()
@@ -192,8 +199,10 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
         "baseline": {"file": "dense.onnx", "gflops": round(dense_gflops(costs), 6),
                      "inputs": [tensor_spec("image", image)],
                      "outputs": [tensor_spec(n, t) for n, t in zip(["logits", "labels"], b_out)]},
+        "full_labels": {"file": "labels_full.onnx", "inputs": [tensor_spec("logits", logits)],
+                        "outputs": [tensor_spec("labels_full", full_labels)]},
         "weights": WEIGHTS_FILE,
-        "native": {"program": "native.json", "stages": [2, 3, 4]},
+        "native": {"program": "native.json", "stages": [1, 2, 3, 4]},
         "reference": "reference/index.json",
         "evaluation": evaluation,
     }

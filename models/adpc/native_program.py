@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .graphs import FILL_TOLERANCE
-from .network import ADPCNet, BasicBlock, MaskedConv2d, fill_radius, rbf_kernel
+from .network import ADPCNet, BasicBlock, Bottleneck, MaskedConv2d, fill_radius, rbf_kernel
 from .weight_store import WeightStore
 
 FORMAT = "adpc-native-program"
@@ -116,9 +116,12 @@ class _Builder:
         return xs
 
     def block(self, block: nn.Module, x: str) -> str:
-        assert isinstance(block, BasicBlock), "stages 2-4 are made of BasicBlocks"
-        h = self.conv(block.conv1, block.bn1, x, relu=True)
         residual = x if block.downsample is None else self.conv(block.downsample[0], block.downsample[1], x, relu=False)
+        h = self.conv(block.conv1, block.bn1, x, relu=True)
+        if isinstance(block, Bottleneck):
+            h = self.conv(block.conv2, block.bn2, h, relu=True)
+            return self.conv(block.conv3, block.bn3, h, relu=True, residual=residual)
+        assert isinstance(block, BasicBlock), f"unexpected block {type(block).__name__}"
         return self.conv(block.conv2, block.bn2, h, relu=True, residual=residual)
 
     def module(self, module: nn.Module, xs: List[str]) -> List[str]:
@@ -195,9 +198,23 @@ class _Builder:
         return x
 
 
+def build_stage1(net: ADPCNet, image_shape: Sequence[int], store: WeightStore) -> Dict:
+    """Stem, stage 1 and exit 1: nothing is masked, the image is its input."""
+    b = _Builder(store)
+    image = b.tensor("image", image_shape)
+    x = b.conv(net.conv1, net.bn1, image, relu=True)
+    x = b.conv(net.conv2, net.bn2, x, relu=True)
+    for block in net.layer1:
+        x = b.block(block, x)
+    logits = b.head(net.exit1, [x])
+    _, h, w = b.tensors[x]
+    return {"stage": 1, "resolutions": [[h, w]], "inputs": [image], "tensors": b.tensors, "ops": b.ops,
+            "outputs": {"features": [x], "logits": logits}}
+
+
 def build_stage(net: ADPCNet, k: int, feature_shapes: Sequence[Sequence[int]],
                 resolutions: Sequence[Tuple[int, int]], store: WeightStore) -> Dict:
-    """Stage k's program; its weights go into `store`."""
+    """Stage k's program (k = 2..4); its weights go into `store`."""
     b = _Builder(store)
     inputs = [b.tensor(f"feat_in{i}", shape) for i, shape in enumerate(feature_shapes)]
     xs = b.transition(getattr(net, f"transition{k - 1}"), inputs)

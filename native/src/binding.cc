@@ -8,6 +8,8 @@
 //       the state of stage k-1 when onnxruntime ran it
 //   executor.importState(run, k, from)                  -> Promise: takes stage k's outputs only
 //   executor.exportState(run)                           -> Promise<{features: Float32Array[], logits}>
+//   executor.fullLabels(run, height, width)             -> Promise<Uint8Array>: labels from the
+//       merged logits upsampled bilinearly
 // Stages run on a libuv worker thread (the event loop stays free); the compute itself uses
 // the executor's own pool of `threads`.
 #include <napi.h>
@@ -296,6 +298,41 @@ class ExportWorker : public Napi::AsyncWorker {
   std::vector<float> logits_;
 };
 
+class LabelsWorker : public Napi::AsyncWorker {
+ public:
+  LabelsWorker(Napi::Env env, std::shared_ptr<Executor> ex, RunWrap* run, Napi::Object run_object, int h, int w)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), ex_(std::move(ex)), run_(run), h_(h), w_(w) {
+    run_ref_ = Napi::Persistent(run_object);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      labels_.resize(size_t(h_) * size_t(w_));
+      ex_->full_labels(run_->state, h_, w_, labels_.data());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    run_->busy = false;
+    auto labels = Napi::Uint8Array::New(Env(), labels_.size());
+    std::memcpy(labels.Data(), labels_.data(), labels_.size());
+    deferred_.Resolve(labels);
+  }
+  void OnError(const Napi::Error& e) override {
+    run_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Executor> ex_;
+  RunWrap* run_;
+  Napi::ObjectReference run_ref_;
+  int h_, w_;
+  std::vector<uint8_t> labels_;
+};
+
 template <typename T>
 const T* typed_view(Import& from, const Napi::Value& v, napi_typedarray_type type, size_t expect, const char* what) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) bad(std::string(what) + " has the wrong type");
@@ -315,6 +352,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
         InstanceMethod<&ExecutorWrap::RunStage>("runStage"),
         InstanceMethod<&ExecutorWrap::ImportState>("importState"),
         InstanceMethod<&ExecutorWrap::ExportState>("exportState"),
+        InstanceMethod<&ExecutorWrap::FullLabels>("fullLabels"),
         InstanceMethod<&ExecutorWrap::SetProfiling>("setProfiling"),
         InstanceMethod<&ExecutorWrap::Profile>("profile"),
     });
@@ -370,6 +408,8 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       from->shapes.push_back(sh);
       from->features.push_back(typed_view<float>(*from, features.Get(i), napi_float32_array, sh.floats(), "a feature"));
     }
+    // the image alone (before stage 1) comes without logits, confidence and labels
+    if (!f.Has("logits")) return from;
     const size_t positions = from->shapes[0].positions();
     from->logits = typed_view<float>(*from, field(f, "logits"), napi_float32_array, positions * size_t(ex_->classes()), "logits");
     from->confidence = typed_view<float>(*from, field(f, "confidence"), napi_float32_array, positions, "confidence");
@@ -423,6 +463,23 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       RunWrap* run = claim(info[0]);
       run->busy = true;
       auto* worker = new ExportWorker(env, ex_, run, info[0].As<Napi::Object>());
+      Napi::Promise promise = worker->promise();
+      worker->Queue();
+      return promise;
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  Napi::Value FullLabels(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      if (info.Length() < 3) bad("fullLabels(run, height, width)");
+      RunWrap* run = claim(info[0]);
+      const int h = integer(info[1], "height"), w = integer(info[2], "width");
+      run->busy = true;
+      auto* worker = new LabelsWorker(env, ex_, run, info[0].As<Napi::Object>(), h, w);
       Napi::Promise promise = worker->promise();
       worker->Queue();
       return promise;

@@ -168,6 +168,21 @@ ADPC_CLONES void upsample(Span span, MapRef out, const MapTerm& in) {
   }
 }
 
+ADPC_CLONES void upsampled_argmax(const MapTerm& logits, int y0, int y1, int out_w, uint8_t* out) {
+  float row[256];
+  for (int y = y0; y < y1; y++) {
+    for (int x = 0; x < out_w; x++) {
+      bilinear_into(logits, y, x, row, false);
+      float top = row[0];
+      int best = 0;
+      for (int k = 1; k < logits.c; k++) {
+        if (row[k] > top) { top = row[k]; best = k; }
+      }
+      out[size_t(y) * out_w + x] = uint8_t(best);
+    }
+  }
+}
+
 ADPC_CLONES void merge_logits(Span span, const float* head, float* logits, int classes, float* confidence, uint8_t* labels) {
   for (size_t i = span.begin; i < span.end; i++) {
     const size_t q = span.at(i);

@@ -53,6 +53,9 @@ void concat_terms(Span span, MapRef out, const MapTerm* terms, size_t n);
 void avgpool2(Span span, MapRef out, const float* in, int in_w);
 void upsample(Span span, MapRef out, const MapTerm& in);
 
+// out[y][x] = argmax over channels of the bilinear upsampling of `logits` for rows [y0, y1)
+void upsampled_argmax(const MapTerm& logits, int y0, int y1, int out_w, uint8_t* out);
+
 // merged logits at the computed positions, with their confidence (max softmax) and label
 void merge_logits(Span span, const float* head, float* logits, int classes, float* confidence, uint8_t* labels);
 

@@ -9,20 +9,28 @@ import { nativeImportOf } from '../../src/native/native-executor.js';
 import { floatTensor, type Tensor } from '../../src/runtime/onnx.js';
 import { median, thresholdForShare } from './stats.js';
 
-/** Every stage's onnxruntime outputs along one image's CA run (index k-1 = stage k). */
-export type StageChain = Record<string, Tensor>[];
+/** One image and every stage's onnxruntime outputs along its CA run (outputs[k-1] = stage k). */
+export interface StageChain {
+  readonly image: Tensor;
+  readonly outputs: Record<string, Tensor>[];
+}
 
 export async function stageChain(bundle: LoadedBundle, image: Float32Array, threshold: number): Promise<StageChain> {
   const { input } = bundle.manifest;
   const thresholdTensor = floatTensor(Float32Array.of(threshold), [1]);
-  const chain: StageChain = [];
-  let feeds: Record<string, Tensor> = { image: floatTensor(image, [1, 3, input.height, input.width]) };
+  const chain: StageChain = { image: floatTensor(image, [1, 3, input.height, input.width]), outputs: [] };
+  let feeds: Record<string, Tensor> = { image: chain.image };
   for (let k = 1; k <= 4; k++) {
     const out = await bundle.stages[k - 1]!.masked.session.run(feeds);
-    chain.push(out);
+    chain.outputs.push(out);
     feeds = nextStageInputs(out, thresholdTensor);
   }
   return chain;
+}
+
+/** The image as the native executor takes it before stage 1. */
+export function imageImport(image: Tensor) {
+  return { features: [image.data as Float32Array], shapes: [[image.dims[1]!, image.dims[2]!, image.dims[3]!] as const] };
 }
 
 export interface FormTiming {
@@ -51,7 +59,27 @@ export async function timeStageForms(bundle: LoadedBundle, chains: StageChain[],
   const samples: Partial<Record<StageForm, number[]>> = {};
   const imports: number[] = [];
   for (const chain of chains) {
-    const previous = chain[k - 2]!;
+    if (k === 1) {
+      // nothing is masked: onnxruntime's graph against the native program, image taken in
+      for (const form of forms) {
+        let times: number[];
+        if (form === 'native') {
+          const native = bundle.native!;
+          const run = native.newRun();
+          times = await timed(repeats, async () => {
+            await native.importState(run, 0, imageImport(chain.image));
+            await native.runStage(run, 1, 1, true);
+          });
+          native.releaseRun(run);
+        } else {
+          const session = bundle.stages[0]!.masked.session;
+          times = await timed(repeats, () => session.run({ image: chain.image }));
+        }
+        (samples[form] ??= []).push(...times);
+      }
+      continue;
+    }
+    const previous = chain.outputs[k - 2]!;
     // the threshold at which `share` of this input's positions are still unconfident
     const threshold = thresholdForShare(previous.confidence!.data as Float32Array, share);
     const feeds = nextStageInputs(previous, floatTensor(Float32Array.of(threshold), [1]));
@@ -69,6 +97,7 @@ export async function timeStageForms(bundle: LoadedBundle, chains: StageChain[],
           await native.runStage(run, k, threshold, k < 4);
           if (r > 0) times.push(performance.now() - started);
         }
+        native.releaseRun(run);
       } else {
         const session = bundle.stages[k - 1]![form]!.session;
         const input = Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]!]));

@@ -9,11 +9,13 @@
 //   12 u16 width, 14 u16 height (raw)     10+J label map, then confidence if sent
 //   16 u16 budget JSON length L
 //   18 L bytes of budget JSON, then the image bytes
-// All integers big-endian. Parsing never throws: every failure is a typed error that names
-// the frame id whenever the header got that far.
+// All integers big-endian. Parsing never throws: every failure is a catalogue code
+// (src/errors.ts) that names the frame id whenever the header got that far. The message size
+// itself is bounded before parsing (ws closes an oversized message with 1009).
 
 import { parseBudget, type Budget } from '../../src/engine/budget.js';
-import { isAdpcError } from '../../src/errors.js';
+import { isAdpcError, type ErrorCode } from '../../src/errors.js';
+import { checkRawFrame, type FrameBounds } from '../../src/image/preprocess.js';
 
 export const PROTOCOL_VERSION = 1;
 export const FRAME_MAGIC = 'ADPC';
@@ -23,8 +25,6 @@ export const EXIT_HEADER_BYTES = 10;
 
 export const FRAME_FORMATS = ['encoded', 'rgb', 'rgba'] as const;
 export type FrameFormat = (typeof FRAME_FORMATS)[number];
-
-export type StreamErrorCode = 'BAD_HEADER' | 'UNSUPPORTED_FORMAT' | 'INVALID_BUDGET' | 'TOO_LARGE';
 
 export interface FrameMessage {
   readonly frameId: number;
@@ -36,24 +36,18 @@ export interface FrameMessage {
 }
 
 export interface StreamError {
-  readonly code: StreamErrorCode;
+  readonly code: ErrorCode;
   readonly message: string;
   readonly frameId: number | null;
 }
 
 export type ParseResult = { ok: true; frame: FrameMessage } | { ok: false; error: StreamError };
 
-export interface FrameLimits {
-  readonly maxBytes: number;
-  readonly maxPixels: number;
-}
-
-function fail(code: StreamErrorCode, message: string, frameId: number | null = null): ParseResult {
+function fail(code: ErrorCode, message: string, frameId: number | null = null): ParseResult {
   return { ok: false, error: { code, message, frameId } };
 }
 
-export function parseFrameMessage(data: Uint8Array, limits: FrameLimits): ParseResult {
-  if (data.length > limits.maxBytes) return fail('TOO_LARGE', `message of ${data.length} bytes exceeds ${limits.maxBytes}`);
+export function parseFrameMessage(data: Uint8Array, bounds: FrameBounds): ParseResult {
   if (data.length < FRAME_HEADER_BYTES) return fail('BAD_HEADER', `message of ${data.length} bytes is shorter than the ${FRAME_HEADER_BYTES}-byte header`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const magic = String.fromCharCode(data[0]!, data[1]!, data[2]!, data[3]!);
@@ -62,7 +56,7 @@ export function parseFrameMessage(data: Uint8Array, limits: FrameLimits): ParseR
   const version = data[4]!;
   if (version !== PROTOCOL_VERSION) return fail('BAD_HEADER', `protocol version ${version}; this server speaks ${PROTOCOL_VERSION}`, frameId);
   const format = FRAME_FORMATS[data[5]!];
-  if (format === undefined) return fail('UNSUPPORTED_FORMAT', `format byte ${data[5]} is not 0 (encoded), 1 (rgb) or 2 (rgba)`, frameId);
+  if (format === undefined) return fail('IMAGE_UNSUPPORTED', `format byte ${data[5]} is not 0 (encoded), 1 (rgb) or 2 (rgba)`, frameId);
   if (view.getUint16(6) !== 0) return fail('BAD_HEADER', 'reserved flags must be 0', frameId);
   const width = view.getUint16(12);
   const height = view.getUint16(14);
@@ -76,25 +70,24 @@ export function parseFrameMessage(data: Uint8Array, limits: FrameLimits): ParseR
     try {
       json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(FRAME_HEADER_BYTES, imageStart)));
     } catch {
-      return fail('INVALID_BUDGET', 'budget is not valid UTF-8 JSON', frameId);
+      return fail('BUDGET_INVALID', 'the budget is not valid UTF-8 JSON', frameId);
     }
     try {
       budget = parseBudget(json);
     } catch (e) {
-      return fail('INVALID_BUDGET', isAdpcError(e) ? e.message : String(e), frameId);
+      return fail('BUDGET_INVALID', isAdpcError(e) ? e.message : String(e), frameId);
     }
   }
 
   const image = data.subarray(imageStart);
+  if (image.length === 0) return fail('IMAGE_EMPTY', 'the frame carries no image bytes', frameId);
   if (format !== 'encoded') {
-    const channels = format === 'rgb' ? 3 : 4;
-    if (width === 0 || height === 0) return fail('BAD_HEADER', 'raw frames need a width and a height', frameId);
-    if (width * height > limits.maxPixels) return fail('TOO_LARGE', `frame ${width}x${height} exceeds ${limits.maxPixels} pixels`, frameId);
-    if (image.length !== width * height * channels) {
-      return fail('BAD_HEADER', `raw ${format} ${width}x${height} needs ${width * height * channels} bytes, got ${image.length}`, frameId);
+    try {
+      checkRawFrame(image.length, width, height, format === 'rgb' ? 3 : 4, bounds);
+    } catch (e) {
+      if (!isAdpcError(e)) throw e;
+      return fail(e.code, e.message, frameId);
     }
-  } else if (image.length === 0) {
-    return fail('BAD_HEADER', 'the frame carries no image bytes', frameId);
   }
   return { ok: true, frame: { frameId, format, width, height, budget, image } };
 }

@@ -1,17 +1,20 @@
-// One WebSocket stream: frames in, exits out. Latest frame wins: a new frame replaces the
-// one waiting (reported as dropped) and supersedes the one running, which stops after its
-// current stage. A slow reader (send buffer above a bound) gets only final exits.
+// One WebSocket stream: the protocol (frames, config, notices) and latest frame wins. A new
+// frame replaces the one waiting (reported as dropped) and supersedes the one running, which
+// stops after its current stage. Frames run through the server's FrameRunner; what goes back
+// passes the Outbox, which bounds what a slow reader can make the server hold.
 
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import type { AnytimeEngine, ExitResult } from '../../src/engine/anytime-engine.js';
-import { BudgetSchema, mergeBudgets, type Budget, type StopReason } from '../../src/engine/budget.js';
-import { isAdpcError } from '../../src/errors.js';
-import { prepareFrame } from '../../src/image/preprocess.js';
+import { BudgetSchema, mergeBudgets, type Budget } from '../../src/engine/budget.js';
+import { AdpcError, ERROR_CATALOGUE, asAdpcError, type ErrorCode, type ErrorSpec } from '../../src/errors.js';
 import { encodeLabelPng, resizeLabels } from '../../src/output/label-map.js';
-import type { StageScheduler } from '../stage-scheduler.js';
+import type { ErrorReporter, RequestContext } from '../error-report.js';
+import { SUPERSEDED, type FrameExit, type FrameRunner } from '../frame-runner.js';
 import type { ServerMetrics } from '../metrics.js';
+import { modelInfo, type FrameEngine } from '../model-info.js';
 import { PROTOCOL_VERSION, encodeExitMessage, parseFrameMessage, type FrameMessage } from './frame-message.js';
+import { Outbox } from './outbox.js';
+import { TokenBucket } from './token-bucket.js';
 
 const StreamOptions = z.object({
   type: z.literal('config'),
@@ -22,100 +25,216 @@ const StreamOptions = z.object({
 }).strict();
 
 export interface StreamLimits {
-  maxMessageBytes: number;
   maxFramePixels: number;
-  /** Above this many bytes waiting in the socket, only final exits are sent. */
+  maxFrameSide: number;
+  /** Above this many bytes unsent in the socket, only answers and final exits are sent. */
   slowReaderBytes: number;
+  /** Above this many bytes unsent (socket and queue), the stream is closed. */
+  maxUnsentBytes: number;
   /** 'stage': a new frame stops the running one after its current stage; 'frame': after it ends. */
   supersede: 'stage' | 'frame';
   /** Frames per second a stream may send (0 = no limit); faster frames are refused. */
   maxFps: number;
+  /** Close a stream that sent nothing for this long while no frame was in flight (0 = never). */
+  idleMs: number;
+}
+
+export interface StreamIds {
+  readonly requestId: string;
+  readonly streamId: number;
+}
+
+interface Pending extends FrameMessage {
+  readonly arrivedAt: number;
 }
 
 interface Running {
   readonly frameId: number;
   readonly controller: AbortController;
-  superseded: boolean;
 }
+
+/** After a close frame, how long a peer has to answer it before its socket is dropped. */
+export const CLOSE_GRACE_MS = 1000;
+
+/** ws errors on a bad incoming message (ws closes the socket itself) and the code they count as. */
+const WS_ERROR_CODES: Readonly<Record<string, ErrorCode>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'MESSAGE_TOO_LARGE',
+};
 
 export class StreamSession {
   private budget: Budget = {};
   private size: 'stride' | 'frame' = 'stride';
   private labels: 'png' | 'raw' = 'png';
   private confidence = false;
-  private pending: (FrameMessage & { arrivedAt: number }) | null = null;
+  private pending: Pending | null = null;
   private running: Running | null = null;
+  private draining = false;
   private closed = false;
-  private idle: (() => void) | null = null;
-  private tokens: number;
-  private lastRefill = performance.now();
+  private alive = true;
+  private idleWaiters: (() => void)[] = [];
+  private readonly bucket: TokenBucket;
+  private readonly outbox: Outbox;
+  private readonly context: RequestContext;
+  private readonly idleTimer: NodeJS.Timeout | null;
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly engine: AnytimeEngine,
-    private readonly scheduler: StageScheduler,
-    private readonly metrics: ServerMetrics,
-    private readonly limits: StreamLimits,
+    private readonly engine: FrameEngine,
+    private readonly deps: { runner: FrameRunner; reporter: ErrorReporter; metrics: ServerMetrics; limits: StreamLimits },
+    ids: StreamIds,
   ) {
-    this.tokens = limits.maxFps;
-    this.sendJson({ type: 'hello', protocol: PROTOCOL_VERSION, model: engine.info() });
+    const { limits } = deps;
+    this.context = { route: 'WS /v1/stream', ...ids };
+    this.bucket = new TokenBucket(limits.maxFps);
+    this.outbox = new Outbox(ws, { softBytes: limits.slowReaderBytes, hardBytes: limits.maxUnsentBytes }, {
+      onDrop: () => deps.metrics.slowReaderDrop(),
+      onOverflow: (unsent) => this.giveUp(new AdpcError('STREAM_BACKLOG', `${unsent} bytes unsent, more than ${limits.maxUnsentBytes}`)),
+    });
+    this.idleTimer = limits.idleMs > 0 ? setTimeout(() => this.onIdle(), limits.idleMs) : null;
+    this.sendJson({ type: 'hello', protocol: PROTOCOL_VERSION, request_id: ids.requestId, stream_id: ids.streamId, model: modelInfo(engine) });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('close', () => this.close());
-    ws.on('error', () => this.close());
+    ws.on('pong', () => (this.alive = true));
+    ws.on('close', () => this.onClosed());
+    ws.on('error', (e: Error & { code?: string }) => {
+      const code = WS_ERROR_CODES[e.code ?? ''] ?? 'BAD_MESSAGE';
+      this.deps.reporter.report(new AdpcError(code, e.message), this.context);
+    });
   }
 
-  /** Resolves once no frame is running or waiting (used when the server drains). */
+  get unsentBytes(): number {
+    return this.outbox.unsentBytes;
+  }
+
+  /** No frame running or waiting. */
+  get idle(): boolean {
+    return !this.running && !this.pending;
+  }
+
+  /** Resolves once no frame is running or waiting. */
   settled(): Promise<void> {
-    this.pending = null;
-    if (!this.running) return Promise.resolve();
-    return new Promise((resolve) => (this.idle = resolve));
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private close(): void {
+  /** Server drain: the waiting frame and every later one are answered DRAINING; the running one goes on. */
+  drain(): void {
+    this.draining = true;
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) this.refuse(new AdpcError('DRAINING', 'the server is shutting down; the frame was not started'), pending.frameId);
+    if (this.idle) this.settle();
+  }
+
+  /** Heartbeat: a peer that did not answer the previous ping is dropped. */
+  ping(): void {
+    if (this.closed) return;
+    if (!this.alive) {
+      this.deps.reporter.report(new AdpcError('PING_TIMEOUT', 'no pong since the last ping'), this.context);
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  /** Sends what is queued, then a close frame; the socket is dropped if the peer does not answer. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.outbox.flushAll();
+    this.ws.close(code, reason);
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  private giveUp(error: AdpcError): void {
+    if (this.closed) return;
+    this.deps.reporter.report(error, this.context);
+    const spec: ErrorSpec = ERROR_CATALOGUE[error.code];
+    this.closed = true;
+    this.running?.controller.abort('cancelled');
+    this.pending = null;
+    // the reason must fit a control frame (123 bytes)
+    this.ws.close(spec.closeCode ?? 1011, `${error.code}: ${error.message}`.slice(0, 120));
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  private onClosed(): void {
     this.closed = true;
     this.pending = null;
-    this.running?.controller.abort();
+    this.running?.controller.abort('cancelled');
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (!this.running) this.settle();
   }
 
-  private sendJson(message: Record<string, unknown>): void {
-    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  private onIdle(): void {
+    if (this.closed) return;
+    if (!this.idle) {
+      this.idleTimer!.refresh();
+      return;
+    }
+    this.giveUp(new AdpcError('STREAM_IDLE', `no message for ${this.deps.limits.idleMs} ms`));
   }
 
-  private error(code: string, message: string, frameId: number | null): void {
-    this.sendJson({ type: 'error', code, message, frame_id: frameId });
+  private settle(): void {
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private sendJson(message: Record<string, unknown>, frameId: number | null = null): void {
+    if (!this.closed) this.outbox.answer(JSON.stringify(message), frameId);
+  }
+
+  /** An error answer the session itself decided (the runner reports its own). */
+  private refuse(error: AdpcError, frameId: number | null): void {
+    this.deps.reporter.report(error, { ...this.context, frameId });
+    this.sendError(error, frameId);
+  }
+
+  private sendError(error: AdpcError, frameId: number | null): void {
+    this.sendJson({ type: 'error', code: error.code, message: error.message, frame_id: frameId }, frameId);
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    if (!isBinary) return this.onOptions(data.toString('utf8'));
-    const parsed = parseFrameMessage(data, { maxBytes: this.limits.maxMessageBytes, maxPixels: this.limits.maxFramePixels });
-    if (!parsed.ok) {
-      this.metrics.frame('rejected');
-      return this.error(parsed.error.code, parsed.error.message, parsed.error.frameId);
+    this.alive = true;
+    this.idleTimer?.refresh();
+    try {
+      if (isBinary) this.onFrame(data);
+      else this.onOptions(data.toString('utf8'));
+    } catch (e) {
+      // nothing a peer sends may end in an uncaught exception
+      this.refuse(asAdpcError(e), null);
     }
-    if (!this.rateAllows(performance.now())) {
-      this.metrics.frame('rejected');
-      return this.error('RATE_LIMITED', `more than ${this.limits.maxFps} frames per second`, parsed.frame.frameId);
+  }
+
+  private onFrame(data: Buffer): void {
+    const { limits, metrics } = this.deps;
+    const parsed = parseFrameMessage(data, { maxPixels: limits.maxFramePixels, maxSide: limits.maxFrameSide });
+    if (!parsed.ok) {
+      metrics.frame('rejected');
+      return this.refuse(new AdpcError(parsed.error.code, parsed.error.message), parsed.error.frameId);
+    }
+    const frame = parsed.frame;
+    const refused = this.draining ? new AdpcError('DRAINING', 'the server is shutting down; no new frames')
+      : !this.bucket.take() ? new AdpcError('RATE_LIMITED', `more than ${limits.maxFps} frames per second`)
+      : this.inUse(frame.frameId) ? new AdpcError('FRAME_ID_REUSED', `frame ${frame.frameId} is still in flight on this stream`)
+      : null;
+    if (refused) {
+      metrics.frame('rejected');
+      return this.refuse(refused, frame.frameId);
     }
     if (this.pending) {
-      this.metrics.frame('dropped');
-      this.sendJson({ type: 'dropped', frame_id: this.pending.frameId, reason: 'superseded' });
+      metrics.frame('dropped');
+      this.sendJson({ type: 'dropped', frame_id: this.pending.frameId, reason: 'superseded' }, this.pending.frameId);
     }
-    this.pending = { ...parsed.frame, arrivedAt: performance.now() };
-    if (this.running && this.limits.supersede === 'stage') {
-      this.running.superseded = true;
-      this.running.controller.abort();
-    }
+    this.pending = { ...frame, arrivedAt: performance.now() };
+    if (this.running && limits.supersede === 'stage') this.running.controller.abort(SUPERSEDED);
     void this.pump();
   }
 
-  /** A token bucket of one second's worth of frames. */
-  private rateAllows(now: number): boolean {
-    if (this.limits.maxFps <= 0) return true;
-    this.tokens = Math.min(this.limits.maxFps, this.tokens + ((now - this.lastRefill) / 1000) * this.limits.maxFps);
-    this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+  private inUse(frameId: number): boolean {
+    return this.running?.frameId === frameId || this.pending?.frameId === frameId || this.outbox.holds(frameId);
   }
 
   private onOptions(text: string): void {
@@ -123,12 +242,15 @@ export class StreamSession {
     try {
       json = JSON.parse(text);
     } catch {
-      return this.error('BAD_MESSAGE', 'text messages must be JSON', null);
+      return this.refuse(new AdpcError('BAD_MESSAGE', 'a text message must be a JSON config message'), null);
     }
     const parsed = StreamOptions.safeParse(json);
     if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ');
-      return this.error(parsed.error.issues.some((i) => i.path[0] === 'budget') ? 'INVALID_BUDGET' : 'BAD_MESSAGE', detail, null);
+      const issues = parsed.error.issues;
+      const detail = issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ');
+      const code = issues.some((i) => (i.path.length === 0 && i.code !== 'unrecognized_keys') || i.path[0] === 'type') ? 'BAD_MESSAGE'
+        : issues.some((i) => i.path[0] === 'budget') ? 'BUDGET_INVALID' : 'OPTION_INVALID';
+      return this.refuse(new AdpcError(code, detail), null);
     }
     const o = parsed.data;
     if (o.budget) this.budget = o.budget;
@@ -142,101 +264,73 @@ export class StreamSession {
     while (!this.running && this.pending && !this.closed) {
       const frame = this.pending;
       this.pending = null;
-      const running: Running = { frameId: frame.frameId, controller: new AbortController(), superseded: false };
+      const running: Running = { frameId: frame.frameId, controller: new AbortController() };
       this.running = running;
-      this.metrics.inFlight.inc();
       try {
         await this.process(frame, running);
+      } catch (e) {
+        this.refuse(asAdpcError(e), frame.frameId);
       } finally {
-        this.metrics.inFlight.dec();
         this.running = null;
       }
     }
-    if (!this.running && !this.pending) {
-      this.idle?.();
-      this.idle = null;
-    }
+    if (this.idle) this.settle();
   }
 
-  private async process(frame: FrameMessage & { arrivedAt: number }, running: Running): Promise<void> {
-    const { engine } = this;
-    const decodeStarted = performance.now();
-    let prepared;
-    try {
-      prepared = await prepareFrame(frame.format === 'encoded'
+  private async process(frame: Pending, running: Running): Promise<void> {
+    const size = this.size;
+    const labels = this.labels;
+    const confidence = this.confidence;
+    const end = await this.deps.runner.run({
+      engine: this.engine,
+      input: frame.format === 'encoded'
         ? { kind: 'encoded', bytes: frame.image }
         : { kind: 'raw', bytes: frame.image, width: frame.width, height: frame.height, channels: frame.format === 'rgb' ? 3 : 4 },
-      engine.manifest.input, { maxPixels: this.limits.maxFramePixels });
-    } catch (e) {
-      this.metrics.frame('rejected');
-      return this.error(isAdpcError(e) ? e.code : 'INTERNAL', (e as Error).message, frame.frameId);
-    }
-    const decodeMs = performance.now() - decodeStarted;
-    this.metrics.decode(decodeMs / 1000);
-    const budget = mergeBudgets(this.budget, frame.budget);
-    const dense = engine.manifest.stages.map((s) => s.dense_gflops);
-    let lastExit = 0;
-    let lastStop: string | null = null;
-    const deadline = frame.arrivedAt + (budget.deadline_ms ?? Infinity);
-    let queueMs = 0;
-    const acquire = async () => {
-      const asked = performance.now();
-      const release = await this.scheduler.acquire(deadline);
-      queueMs += performance.now() - asked;
-      return release;
-    };
-    const ended = await (async () => {
-      const gen = engine.run(prepared.data, { budget, signal: running.controller.signal, arrivedAt: frame.arrivedAt, withConfidence: this.confidence, acquire });
-      for (;;) {
-        const step = await gen.next();
-        if (step.done) return step.value;
-        const result = step.value;
-        lastExit = result.exit;
-        lastStop = result.stop;
-        this.metrics.exit(result, dense[result.exit - 1]!, (performance.now() - frame.arrivedAt) / 1000);
-        const stop = result.stop === 'cancelled' && running.superseded ? 'superseded' : result.stop;
-        // a slow reader gets final exits only; the others are never buffered
-        if (stop === null && this.ws.bufferedAmount > this.limits.slowReaderBytes) continue;
-        await this.sendExit(frame, prepared.frameWidth, prepared.frameHeight, result, stop, { queue: queueMs, decode: decodeMs });
-      }
-    })();
+      budget: mergeBudgets(this.budget, frame.budget),
+      arrivedAt: frame.arrivedAt,
+      frameSize: size === 'frame',
+      withConfidence: confidence,
+      signal: running.controller.signal,
+      context: { ...this.context, frameId: frame.frameId },
+      onExit: async (exit) => {
+        const final = exit.stop !== null;
+        // a slow reader gets final exits only: the others are not even encoded
+        if (this.closed || (!final && this.outbox.slow)) return;
+        const message = await this.encodeExit(frame.frameId, exit, { size, labels, confidence });
+        if (this.closed) return;
+        if (final) this.outbox.answer(message, frame.frameId, true);
+        else this.outbox.progress(message);
+      },
+    });
     if (this.closed) return;
-    const finalStop = lastStop ?? ended;
-    if (finalStop === 'cancelled' && running.superseded) {
-      this.metrics.frame('superseded');
-      this.metrics.stop('superseded');
-      // the last exit sent said nothing about stopping: say it now
-      if (lastStop === null) this.sendJson({ type: 'stopped', frame_id: frame.frameId, reason: 'superseded', last_exit: lastExit });
-      return;
-    }
-    this.metrics.frame('completed');
-    this.metrics.stop(finalStop as StopReason);
+    if ('error' in end) return this.sendError(end.error, frame.frameId);
+    // the last exit sent said nothing about stopping: say it now
+    if (!end.stopSent) this.sendJson({ type: 'stopped', frame_id: frame.frameId, reason: end.stop, last_exit: end.lastExit }, frame.frameId);
   }
 
-  private async sendExit(frame: FrameMessage, frameWidth: number, frameHeight: number, r: ExitResult,
-    stop: string | null, timing: { queue: number; decode: number }): Promise<void> {
-    const encodeStarted = performance.now();
-    const map = this.size === 'frame' ? resizeLabels(r, frameWidth, frameHeight) : r;
-    const labels = this.labels === 'png' ? new Uint8Array(await encodeLabelPng(map)) : map.labels;
-    const confidence = this.confidence && r.confidence ? Uint8Array.from(r.confidence, (c) => Math.round(c * 255)) : undefined;
-    const encodeMs = performance.now() - encodeStarted;
-    this.metrics.encode(encodeMs / 1000);
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(encodeExitMessage({
+  private async encodeExit(frameId: number, x: FrameExit, as: { size: 'stride' | 'frame'; labels: 'png' | 'raw'; confidence: boolean }): Promise<Uint8Array> {
+    const r = x.result;
+    const started = performance.now();
+    const map = as.size === 'frame' ? resizeLabels(r, x.frameWidth, x.frameHeight) : r;
+    const labels = as.labels === 'png' ? new Uint8Array(await encodeLabelPng(map)) : map.labels;
+    const confidence = as.confidence && r.confidence ? Uint8Array.from(r.confidence, (c) => Math.round(c * 255)) : undefined;
+    const encodeMs = performance.now() - started;
+    this.deps.metrics.encode(encodeMs / 1000);
+    return encodeExitMessage({
       type: 'exit',
-      frame_id: frame.frameId,
+      frame_id: frameId,
       exit: r.exit,
       exits: r.exits,
       width: map.width,
       height: map.height,
-      labels: { encoding: this.labels, bytes: labels.length },
+      labels: { encoding: as.labels, bytes: labels.length },
       confidence: confidence ? { bytes: confidence.length, width: r.width, height: r.height } : null,
       gflops: r.gflops,
       cumulative_gflops: r.cumulativeGflops,
       computed_share: r.computedShare,
       form: r.form,
-      timing_ms: { queue: timing.queue, decode: timing.decode, compute: r.computeMs, encode: encodeMs },
-      stop,
-    }, labels, confidence));
+      timing_ms: { queue: x.queueMs, decode: x.decodeMs, compute: r.computeMs, encode: encodeMs },
+      stop: x.stop,
+    }, labels, confidence);
   }
 }

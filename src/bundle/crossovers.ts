@@ -26,7 +26,7 @@ const ProviderTimes = z.strictObject({
   machine: z.string(),
   threads: z.number().int().nonnegative(),
   native_isa: z.string().nullable(),
-  stages: z.record(z.string().regex(/^[2-4]$/), FormTimes),
+  stages: z.record(z.string().regex(/^[1-4]$/), FormTimes),
 });
 
 const CrossoversFile = z.strictObject({

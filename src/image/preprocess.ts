@@ -27,54 +27,72 @@ export interface PreparedFrame {
 }
 
 export const DEFAULT_MAX_PIXELS = 40_000_000;
+/** Longest side: decode time follows the side too (libvips took 6 s for a 1x40,000,000 PNG). */
+export const DEFAULT_MAX_SIDE = 16_384;
 const ENCODED_FORMATS = new Set(['jpeg', 'png', 'webp']);
 
-async function rgbAtInputSize(frame: FrameInput, spec: InputSpec, maxPixels: number): Promise<{ rgb: Buffer; width: number; height: number }> {
+export interface FrameBounds {
+  readonly maxPixels: number;
+  readonly maxSide: number;
+}
+
+function checkSize(width: number, height: number, bounds: FrameBounds): void {
+  if (width * height > bounds.maxPixels) {
+    throw new AdpcError('IMAGE_TOO_LARGE', `the frame is ${width}x${height}: more than ${bounds.maxPixels} pixels`);
+  }
+  if (Math.max(width, height) > bounds.maxSide) {
+    throw new AdpcError('IMAGE_TOO_LARGE', `the frame is ${width}x${height}: a side is longer than ${bounds.maxSide} pixels`);
+  }
+}
+
+/** Checks a raw frame's size against its bytes and the bounds (the stream checks it on arrival). */
+export function checkRawFrame(bytes: number, width: number, height: number, channels: 3 | 4, bounds: FrameBounds): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new AdpcError('IMAGE_RAW_SIZE', `a raw frame needs a positive integer width and height, got ${width}x${height}`);
+  }
+  checkSize(width, height, bounds);
+  if (bytes !== width * height * channels) {
+    throw new AdpcError('IMAGE_RAW_SIZE', `a raw ${width}x${height} frame with ${channels} channels has ${width * height * channels} bytes, got ${bytes}`);
+  }
+}
+
+async function rgbAtInputSize(frame: FrameInput, spec: InputSpec, bounds: FrameBounds): Promise<{ rgb: Buffer; width: number; height: number }> {
   if (frame.bytes.length === 0) throw new AdpcError('IMAGE_EMPTY', 'the frame has no bytes');
   if (frame.kind === 'raw') {
     const { width, height, channels } = frame;
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-      throw new AdpcError('IMAGE_RAW_SIZE', `raw frame needs positive integer width and height, got ${width}x${height}`);
-    }
-    if (width * height > maxPixels) {
-      throw new AdpcError('IMAGE_TOO_LARGE', `frame ${width}x${height} has more than ${maxPixels} pixels`);
-    }
-    if (frame.bytes.length !== width * height * channels) {
-      throw new AdpcError('IMAGE_RAW_SIZE',
-        `raw frame ${width}x${height}x${channels} needs ${width * height * channels} bytes, got ${frame.bytes.length}`);
-    }
+    checkRawFrame(frame.bytes.length, width, height, channels, bounds);
     const rgb = await sharp(frame.bytes, { raw: { width, height, channels } })
       .removeAlpha().resize(spec.width, spec.height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
     return { rgb, width, height };
   }
+  // Messages name the condition, not libvips' wording; the cause keeps the detail for logs.
   let meta: sharp.Metadata;
   try {
     meta = await sharp(frame.bytes, { limitInputPixels: false }).metadata();
   } catch (cause) {
-    throw new AdpcError('IMAGE_UNSUPPORTED', `cannot read the image header: ${(cause as Error).message}`, { cause });
+    throw new AdpcError('IMAGE_UNSUPPORTED', 'the bytes are not a JPEG, PNG or WebP image', { cause });
   }
   if (!meta.format || !ENCODED_FORMATS.has(meta.format)) {
-    throw new AdpcError('IMAGE_UNSUPPORTED', `image format ${meta.format ?? 'unknown'} is not JPEG, PNG or WebP`);
+    throw new AdpcError('IMAGE_UNSUPPORTED', `the image is ${meta.format ?? 'of an unknown format'}, not JPEG, PNG or WebP`);
   }
   const width = meta.autoOrient?.width ?? meta.width ?? 0;
   const height = meta.autoOrient?.height ?? meta.height ?? 0;
-  if (width * height > maxPixels) {
-    throw new AdpcError('IMAGE_TOO_LARGE', `image ${width}x${height} has more than ${maxPixels} pixels`);
-  }
+  checkSize(width, height, bounds);
   try {
-    const rgb = await sharp(frame.bytes, { failOn: 'truncated', limitInputPixels: maxPixels })
+    const rgb = await sharp(frame.bytes, { failOn: 'truncated', limitInputPixels: bounds.maxPixels })
       .rotate().removeAlpha().toColourspace('srgb')
       .resize(spec.width, spec.height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
     return { rgb, width, height };
   } catch (cause) {
-    throw new AdpcError('IMAGE_CORRUPT', `cannot decode the ${meta.format} image: ${(cause as Error).message}`, { cause });
+    throw new AdpcError('IMAGE_CORRUPT', `the ${meta.format} image is corrupt or truncated`, { cause });
   }
 }
 
 /** Decodes and normalises one frame into `buffer` (allocated when absent or the wrong size). */
 export async function prepareFrame(frame: FrameInput, spec: InputSpec,
-  options: { maxPixels?: number; buffer?: Float32Array } = {}): Promise<PreparedFrame> {
-  const { rgb, width, height } = await rgbAtInputSize(frame, spec, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+  options: { maxPixels?: number; maxSide?: number; buffer?: Float32Array } = {}): Promise<PreparedFrame> {
+  const bounds = { maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS, maxSide: options.maxSide ?? DEFAULT_MAX_SIDE };
+  const { rgb, width, height } = await rgbAtInputSize(frame, spec, bounds);
   const plane = spec.width * spec.height;
   const data = options.buffer?.length === 3 * plane ? options.buffer : new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {

@@ -68,14 +68,15 @@ describe('AnytimeEngine', () => {
   });
 
   it('runs the plain graphs when nothing is skipped, the native executor or onnxruntime otherwise', async () => {
+    // no crossovers.json in this bundle: the native executor where it is built (plain when
+    // everything is computed), else the sparse head below half the positions
+    const native = 'isa' in engine.info().native;
+    const first = native ? 'native' : 'masked';
     const off = await collect(engine.run(image, { budget: { threshold: 1 } }));
-    expect(off.map((r) => r.form)).toEqual(['masked', 'plain', 'plain', 'plain']);
+    expect(off.map((r) => r.form)).toEqual([first, 'plain', 'plain', 'plain']);
     const on = await collect(engine.run(image));
-    const native = engine.info().native;
-    // no crossovers.json in this bundle: the native executor where it is built, else the
-    // sparse head below half the positions
     const fallback = ['masked', 'masked', on[3]!.computedShare < 0.5 ? 'sparse' : 'masked'];
-    expect(on.map((r) => r.form).slice(1)).toEqual('isa' in native ? ['native', 'native', 'native'] : fallback);
+    expect(on.map((r) => r.form)).toEqual([first, ...(native ? ['native', 'native', 'native'] : fallback)]);
   });
 
   it('gives the reference labels and the same GFLOPs in every form', async () => {
@@ -84,10 +85,10 @@ describe('AnytimeEngine', () => {
     const runs = new Map<StageForm, ExitResult[]>();
     for (const form of forms) {
       if (form === 'native' && !('isa' in engine.info().native)) continue;
-      const pinned = await AnytimeEngine.load(dir, { threads: 1, warmup: false, forms: { 2: form, 3: form, 4: form } });
+      const pinned = await AnytimeEngine.load(dir, { threads: 1, warmup: false, forms: { 1: form, 2: form, 3: form, 4: form } });
       try {
         const results = await collect(pinned.run(image));
-        expect(results.map((r) => r.form)).toEqual(['masked', form, form, form]);
+        expect(results.map((r) => r.form)).toEqual([form, form, form, form]);
         for (const r of results) {
           const ref = readReference(dir, index, `stage${r.exit}.labels`).data as Uint8Array;
           let same = 0;
@@ -99,7 +100,7 @@ describe('AnytimeEngine', () => {
         await pinned.close();
       }
     }
-    const sparse = await AnytimeEngine.load(dir, { threads: 1, warmup: false, forms: { 4: 'sparse', 2: 'masked', 3: 'masked' } });
+    const sparse = await AnytimeEngine.load(dir, { threads: 1, warmup: false, forms: { 1: 'masked', 2: 'masked', 3: 'masked', 4: 'sparse' } });
     try {
       const results = await collect(sparse.run(image));
       expect(results[3]!.form).toBe('sparse');
@@ -142,6 +143,24 @@ describe('AnytimeEngine', () => {
     expect(results.map((r) => [r.exit, r.stop])).toEqual([[1, 'deadline']]);
     const roomy = await collect(engine.run(image, { budget: { deadline_ms: 60_000 } }));
     expect(roomy.at(-1)!.stop).toBe('final_exit');
+  });
+
+  it('stops at the deadline when waiting for the device ate the time left', async () => {
+    // stage 2 is granted the device only after the deadline has passed
+    let gate: (() => void) | undefined;
+    const acquire = async (stage: number) => {
+      if (stage === 2) await new Promise<void>((resolve) => (gate = resolve));
+      return () => undefined;
+    };
+    const gen = engine.run(image, { budget: { deadline_ms: 25 }, acquire, arrivedAt: performance.now() });
+    const first = await gen.next();
+    expect(first.value).toMatchObject({ exit: 1, stop: null });
+    const second = gen.next();
+    while (!gate) await new Promise((r) => setImmediate(r));
+    const waitUntil = performance.now() + 30;
+    while (performance.now() < waitUntil) await new Promise((r) => setTimeout(r, 5));
+    gate();
+    expect(await second).toEqual({ done: true, value: 'deadline' });
   });
 
   it('is cancelled between stages by an AbortSignal', async () => {

@@ -50,4 +50,17 @@ describe('prepareFrame', () => {
     await expect(prepareFrame({ kind: 'encoded', bytes: png }, spec, { maxPixels: 100 })).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
     await expect(prepareFrame({ kind: 'raw', bytes: new Uint8Array(300), width: 10, height: 10, channels: 3 }, spec, { maxPixels: 99 })).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
   });
+
+  it('bounds each side too, before decoding, and words its messages itself', async () => {
+    const thin = await sharp({ create: { width: 1, height: 300, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    await expect(prepareFrame({ kind: 'encoded', bytes: thin }, spec, { maxSide: 299 })).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE', message: expect.stringMatching(/side is longer than 299/) });
+    await expect(prepareFrame({ kind: 'raw', bytes: new Uint8Array(900), width: 300, height: 1, channels: 3 }, spec, { maxSide: 299 })).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
+    expect((await prepareFrame({ kind: 'encoded', bytes: thin }, spec, { maxSide: 300 })).frameHeight).toBe(300);
+    const png = await encoded('png', 64, 64, 10);
+    for (const bytes of [new TextEncoder().encode('definitely not an image'), png.subarray(0, png.length / 2)]) {
+      const error = await prepareFrame({ kind: 'encoded', bytes }, spec).catch((e: Error) => e);
+      expect((error as Error).message).not.toMatch(/vips|buffer|spng|premature/i);
+      expect((error as Error & { cause?: unknown }).cause).toBeInstanceOf(Error); // the decoder's words stay for the log
+    }
+  });
 });

@@ -40,6 +40,10 @@ def test_programs_match_the_stage_graphs(arch, size, ca, tmp_path):
     store = WeightStore(tmp_path / "weights.bin")
     with torch.no_grad(), truncated_fills(net):
         features, logits = net.run_stage1(x)
+        stage1 = native_program.build_stage1(net, list(x.shape[1:]), store)
+        store.close()
+        got_features, got_logits = native_program.run_program(stage1, store.path.read_bytes(), [x], None)
+        assert close(got_features[0], features[0]) and close(got_logits, logits)
         threshold = float(max_softmax(logits).median()) if ca else 1.0
         for k in (2, 3, 4):
             resolutions = masked_resolutions(costs, k)

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { StageScheduler } from '../../server/stage-scheduler.js';
+import { SlotScheduler } from '../../server/slot-scheduler.js';
 
-describe('StageScheduler', () => {
+describe('SlotScheduler', () => {
   it('runs one stage at a time, earliest deadline first, arrival order among equals', async () => {
-    const scheduler = new StageScheduler(1);
+    const scheduler = new SlotScheduler(1);
     const order: string[] = [];
     const first = await scheduler.acquire(Infinity); // the device is busy
     const jobs = [
@@ -19,7 +19,7 @@ describe('StageScheduler', () => {
   });
 
   it('allows the configured concurrency and ignores a second release', async () => {
-    const scheduler = new StageScheduler(2);
+    const scheduler = new SlotScheduler(2);
     const a = await scheduler.acquire(Infinity);
     const b = await scheduler.acquire(Infinity);
     let third = false;
@@ -32,6 +32,6 @@ describe('StageScheduler', () => {
     expect(third).toBe(true);
     b();
     expect(scheduler.depth).toBe(0);
-    expect(() => new StageScheduler(0)).toThrow(RangeError);
+    expect(() => new SlotScheduler(0)).toThrow(RangeError);
   });
 });

@@ -1,5 +1,6 @@
-// Stage runs from every request and stream share the device: at most `concurrency` run at
-// once, and a waiting stage with an earlier deadline goes first (no deadline: arrival order).
+// Slots of a shared resource, handed out earliest deadline first (no deadline: arrival order).
+// One instance holds the device (stage runs of every request and stream), another the image
+// decoders (so that decoding can never take every libuv thread).
 
 export type Release = () => void;
 
@@ -9,7 +10,7 @@ interface Waiter {
   readonly grant: (release: Release) => void;
 }
 
-export class StageScheduler {
+export class SlotScheduler {
   private running = 0;
   private order = 0;
   private readonly waiting: Waiter[] = [];
@@ -22,7 +23,7 @@ export class StageScheduler {
     return this.waiting.length;
   }
 
-  /** Waits for a device slot; `deadline` is an absolute performance.now() time or Infinity. */
+  /** Waits for a slot; `deadline` is an absolute performance.now() time or Infinity. */
   acquire(deadline: number): Promise<Release> {
     return new Promise((grant) => {
       this.waiting.push({ deadline, order: this.order++, grant });
