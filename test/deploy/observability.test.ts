@@ -81,13 +81,17 @@ beforeAll(async () => {
     cwd: repoRoot,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ADPC_THREADS: '1' },
   });
-  // frames through both faces' common path, so that every labelled series has samples
+  // frames through the frame path both faces share, so that every labelled series has samples
   const png = await encodedScene(2_000_031, 512, 256, 'png');
   for (const query of ['', '?max_exit=2']) {
     const res = await fetch(`${server.url}/v1/segment${query}`, { method: 'POST', body: png });
     expect(res.status).toBe(200);
     await res.arrayBuffer();
   }
+  // and one refused, so that the error counter has a sample too
+  const corrupt = await fetch(`${server.url}/v1/segment`, { method: 'POST', body: new Uint8Array([1, 2, 3, 4, 5, 6, 7]) });
+  expect(corrupt.status).toBe(415);
+  await corrupt.arrayBuffer();
   exposition = parseExposition(await (await fetch(`${server.url}/metrics`)).text());
 }, 60_000);
 
