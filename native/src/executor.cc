@@ -322,7 +322,7 @@ void Executor::import_state(RunState& run, int stage, const std::vector<const fl
   run.feature_shapes = shapes;
   run.features.resize(shapes.size());
   auto transpose = [&](const float* src, const Shape& s, float* dst) {
-    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { to_nhwc(src, s.positions(), s.c, b, e, dst); });
+    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { transpose_positions(src, s.positions(), s.c, b, e, dst, false); });
   };
   for (size_t i = 0; i < shapes.size(); i++) {
     run.features[i].resize(shapes[i].floats());
@@ -342,7 +342,7 @@ void Executor::export_nchw(const RunState& run, std::vector<float*> features, fl
     throw std::invalid_argument("export: the state holds " + std::to_string(run.feature_shapes.size()) + " features");
   }
   auto transpose = [&](const float* src, const Shape& s, float* dst) {
-    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { to_nchw(src, s.positions(), s.c, b, e, dst); });
+    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { transpose_positions(src, s.positions(), s.c, b, e, dst, true); });
   };
   for (size_t i = 0; i < features.size(); i++) transpose(run.features[i].data(), run.feature_shapes[i], features[i]);
   transpose(run.logits.data(), Shape{classes_, run.feature_shapes[0].h, run.feature_shapes[0].w}, logits);
