@@ -164,6 +164,7 @@ export class FrameRunner {
     const stop = sent ?? (ended === 'cancelled' ? cancelledAs() : ended);
     const outcome = stop === 'superseded' ? 'superseded' : stop === 'cancelled' ? 'cancelled' : 'completed';
     metrics.frame(outcome);
+    if (budget.deadline_ms !== undefined && outcome === 'completed') metrics.deadline(performance.now() > deadline);
     metrics.stop(stop);
     this.deps.reporter.log.debug({
       outcome, stop, exits: lastExit, route: job.context.route, request_id: job.context.requestId,
