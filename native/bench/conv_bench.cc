@@ -229,6 +229,9 @@ int main(int argc, char** argv) {
         return 2;
       }
       isas = {isa};
+    } else if (a == "--help") {
+      std::printf("usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] | --serve [--shapes FILE]\n");
+      return 0;
     } else {
       std::fprintf(stderr, "usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] | --serve [--shapes FILE]\n");
       return 2;

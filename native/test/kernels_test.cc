@@ -116,13 +116,16 @@ void run_conv_case(const ConvCase& k, const std::vector<Isa>& isas, std::vector<
   for (float& w : weight) w = uniform(-1, 1);
   std::vector<float> bias(k.cout);
   for (float& b : bias) b = uniform(-1, 1);
-  // A pool of input rows at odd offsets; taps pick from it or the zero row.
+  // A pool of input rows, each unaligned and ending where its allocation ends (so that a
+  // sanitizer build sees any read past a row); taps pick from it or the zero row.
   const size_t pool = std::max<size_t>(4, k.npix);
-  std::vector<float> inbuf(pool * (k.cin + 1) + 8);
-  for (float& x : inbuf) x = uniform(-1, 1);
+  std::vector<std::vector<float>> inrows(pool, std::vector<float>(k.cin + 1));
+  for (auto& r : inrows) {
+    for (float& x : r) x = uniform(-1, 1);
+  }
   std::vector<const float*> in(k.npix * k.taps);
   for (const float*& p : in) {
-    p = pick(0, 9) == 0 ? zero_row(k.cin) : inbuf.data() + pick(0, static_cast<int>(pool) - 1) * (k.cin + 1) + 1;
+    p = pick(0, 9) == 0 ? zero_row(k.cin) : inrows[pick(0, static_cast<int>(pool) - 1)].data() + 1;
   }
   GuardedRows resrows(k.npix, k.cout);
   for (size_t i = 0; i < k.npix; ++i) {
