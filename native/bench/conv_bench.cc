@@ -1,5 +1,7 @@
 // GMAC/s of conv_rows on the default bundle's conv shapes (bench/shapes.txt), per ISA, at 1
-// and 2 threads, with every output pixel listed and with a random 34% of them.
+// and 2 threads, with every output pixel listed and with a random 34% of them. A conv whose
+// output shape equals its input shape runs as a chain (each run reads the previous run's
+// output), as in ort_conv.py's graphs.
 //
 //   conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N]   prints the table
 //   conv_bench --serve [--shapes FILE]                     answers stdin lines
@@ -50,19 +52,25 @@ std::vector<Shape> read_shapes(const std::string& path) {
   return shapes;
 }
 
-// One conv's maps (NHWC), weights and indirection for all pixels and for a random subset.
+// The indirection of one conv over a list of output pixels.
+struct Pass {
+  std::vector<const float*> in;
+  std::vector<float*> out;
+};
+
+// One conv's maps (NHWC), weights and passes over all pixels and over a random subset. A
+// conv that maps its input shape onto itself runs as a chain, like onnxruntime's graph of
+// five: each run reads the map the previous run wrote.
 struct Problem {
   Shape s;
   std::vector<float> input, weight, bias, output;
-  std::vector<const float*> in_all, in_subset;
-  std::vector<float*> out_all, out_subset;
+  std::vector<Pass> all, subset;  // one per map direction: 1, or 2 for a chain
   std::map<Isa, PackedConv> packed;
 
   explicit Problem(const Shape& shape) : s(shape) {
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> u(-1, 1);
-    const int ih = s.oh * s.stride, iw = s.ow * s.stride, pad = s.k / 2;
-    input.resize(static_cast<size_t>(ih) * iw * s.cin);
+    input.resize(static_cast<size_t>(s.oh) * s.stride * s.ow * s.stride * s.cin);
     weight.resize(static_cast<size_t>(s.cout) * s.cin * s.k * s.k);
     bias.resize(s.cout);
     for (float& x : input) x = u(rng);
@@ -70,24 +78,34 @@ struct Problem {
     for (float& x : bias) x = u(rng);
     output.resize(static_cast<size_t>(s.oh) * s.ow * s.cout);
     std::bernoulli_distribution listed(kSubsetShare);
+    std::vector<bool> chosen(static_cast<size_t>(s.oh) * s.ow);
+    for (size_t i = 0; i < chosen.size(); ++i) chosen[i] = listed(rng);
+    add_passes(input.data(), output.data(), chosen);
+    if (s.cin == s.cout && s.stride == 1) add_passes(output.data(), input.data(), chosen);
+  }
+
+  void add_passes(const float* src, float* dst, const std::vector<bool>& chosen) {
+    const int ih = s.oh * s.stride, iw = s.ow * s.stride, pad = s.k / 2;
+    Pass a, b;
     for (int oy = 0; oy < s.oh; ++oy) {
       for (int ox = 0; ox < s.ow; ++ox) {
-        const bool in_subset_px = listed(rng);
-        float* o = output.data() + (static_cast<size_t>(oy) * s.ow + ox) * s.cout;
-        out_all.push_back(o);
-        if (in_subset_px) out_subset.push_back(o);
-        for (int ky = 0; ky < s.k; ++ky) {
-          for (int kx = 0; kx < s.k; ++kx) {
-            const int y = oy * s.stride + ky - pad, x = ox * s.stride + kx - pad;
-            const float* row = y < 0 || y >= ih || x < 0 || x >= iw
-                                   ? zero_row(s.cin)
-                                   : input.data() + (static_cast<size_t>(y) * iw + x) * s.cin;
-            in_all.push_back(row);
-            if (in_subset_px) in_subset.push_back(row);
+        const size_t px = static_cast<size_t>(oy) * s.ow + ox;
+        for (Pass* pass : {&a, &b}) {
+          if (pass == &b && !chosen[px]) continue;
+          pass->out.push_back(dst + px * s.cout);
+          for (int ky = 0; ky < s.k; ++ky) {
+            for (int kx = 0; kx < s.k; ++kx) {
+              const int y = oy * s.stride + ky - pad, x = ox * s.stride + kx - pad;
+              pass->in.push_back(y < 0 || y >= ih || x < 0 || x >= iw
+                                     ? zero_row(s.cin)
+                                     : src + (static_cast<size_t>(y) * iw + x) * s.cin);
+            }
           }
         }
       }
     }
+    all.push_back(std::move(a));
+    subset.push_back(std::move(b));
   }
 
   const PackedConv& conv(Isa isa) {
@@ -100,11 +118,10 @@ struct Problem {
 };
 
 // One conv over the listed pixels, split into quantum-aligned pieces, a few per thread.
-void run_once(const PackedConv& pc, const std::vector<const float*>& in, const std::vector<float*>& out,
-              int taps, ThreadPool& pool) {
-  const size_t npix = out.size();
+void run_once(const PackedConv& pc, const Pass& pass, int taps, ThreadPool& pool) {
+  const size_t npix = pass.out.size();
   if (pool.size() == 1) {
-    conv_rows(pc, ConvJob{in.data(), out.data(), nullptr, true, true, npix});
+    conv_rows(pc, ConvJob{pass.in.data(), pass.out.data(), nullptr, true, true, npix});
     return;
   }
   const size_t q = conv_pixel_quantum(pc);
@@ -112,7 +129,7 @@ void run_once(const PackedConv& pc, const std::vector<const float*>& in, const s
   const size_t piece = std::max(q, (want + q - 1) / q * q);
   pool.parallel_for((npix + piece - 1) / piece, [&](size_t t, int) {
     const size_t p0 = t * piece, n = std::min(piece, npix - p0);
-    conv_rows(pc, ConvJob{in.data() + p0 * taps, out.data() + p0, nullptr, true, true, n});
+    conv_rows(pc, ConvJob{pass.in.data() + p0 * taps, pass.out.data() + p0, nullptr, true, true, n});
   });
 }
 
@@ -124,16 +141,15 @@ struct Timing {
 // Mean time per run over a batch of at least min_ms, after one warm-up run.
 Timing time_runs(Problem& p, Isa isa, ThreadPool& pool, bool subset, double min_ms) {
   const PackedConv& pc = p.conv(isa);
-  const auto& in = subset ? p.in_subset : p.in_all;
-  const auto& out = subset ? p.out_subset : p.out_all;
+  const std::vector<Pass>& passes = subset ? p.subset : p.all;
   const int taps = p.s.k * p.s.k;
-  run_once(pc, in, out, taps, pool);
+  run_once(pc, passes.back(), taps, pool);
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   int runs = 0;
   double elapsed = 0;
   do {
-    run_once(pc, in, out, taps, pool);
+    run_once(pc, passes[runs % passes.size()], taps, pool);
     ++runs;
     elapsed = std::chrono::duration<double, std::milli>(clock::now() - start).count();
   } while (elapsed < min_ms || runs < 3);
@@ -194,7 +210,7 @@ int table(std::vector<std::unique_ptr<Problem>>& problems, double min_ms, const 
       for (auto& pool : pools) {
         const Timing dense = time_runs(*p, isa, *pool, false, min_ms);
         const Timing sub = time_runs(*p, isa, *pool, true, min_ms);
-        std::printf(" %12.4f %18.1f %11.3f", dense.ms, p->s.macs(p->out_all.size()) / dense.ms * 1e-6,
+        std::printf(" %12.4f %18.1f %11.3f", dense.ms, p->s.macs(p->all[0].out.size()) / dense.ms * 1e-6,
                     sub.ms / dense.ms);
       }
       std::printf("\n");

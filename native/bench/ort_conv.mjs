@@ -1,6 +1,6 @@
 // conv_rows against onnxruntime-node's dense Conv on bench/shapes.txt, interleaved.
 //
-//   node native/bench/ort_conv.mjs [--threads 1,2] [--rounds 15] [--min-ms 30] [--isa NAME]
+//   node native/bench/ort_conv.mjs [--threads 1,2] [--rounds 15] [--min-ms 30] [--isa NAME] [--only REGEX]
 //
 // Needs the graphs of ort_conv.py (bench/out/*.onnx) and build/conv_bench (make bench-ort
 // does both). Per round, for each thread count and shape, the two programs take turns (the
@@ -34,7 +34,8 @@ const shapes = readFileSync(join(here, 'shapes.txt'), 'utf8').split('\n')
     const [name, ...n] = l.trim().split(/\s+/);
     const [cin, cout, k, stride, oh, ow] = n.map(Number);
     return { name, cin, cout, k, stride, oh, ow, macs: oh * ow * cout * cin * k * k };
-  });
+  })
+  .filter((s) => new RegExp(option('only', '.')).test(s.name));
 
 // conv_bench --serve: one request line, one answer line.
 const child = spawn(join(native, 'build', 'conv_bench'), ['--serve', '--shapes', join(here, 'shapes.txt')],
