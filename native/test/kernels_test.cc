@@ -1,6 +1,7 @@
 // Every ISA's kernels against naive references; the thread pool's guarantees.
 // Prints one line per group and a closing `N passed, M failed`; exits 1 on any failure.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -209,6 +210,15 @@ void test_conv_rows(const std::vector<Isa>& isas) {
                          static_cast<Residual>(round++ % 3)};
         run_conv_case(k, isas, groups);
       }
+    }
+  }
+  // Reductions long enough to run in several panels (taps in groups, channels split per tap),
+  // with every residual mode: the residual must enter before a partial sum overwrites it.
+  const std::array<int, 3> long_reductions[] = {{64, 240, 9}, {64, 64, 9}, {40, 300, 1}, {17, 200, 9}};
+  for (const auto& dims : long_reductions) {
+    for (int mode = 0; mode < 3; ++mode) {
+      const ConvCase k{dims[0], dims[1], dims[2], 30, true, mode != 1, false, static_cast<Residual>(mode)};
+      run_conv_case(k, isas, groups);
     }
   }
   // The explicit edge cases: nothing, one pixel, a longer run over every flag combination.
