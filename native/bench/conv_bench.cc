@@ -3,7 +3,7 @@
 // output shape equals its input shape runs as a chain (each run reads the previous run's
 // output), as in ort_conv.py's graphs.
 //
-//   conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N]   prints the table
+//   conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] [--rounds N]   the table
 //   conv_bench --serve [--shapes FILE]                     answers stdin lines
 //       "time SHAPE ISA THREADS dense|subset MIN_MS" with "MS_PER_RUN RUNS" (ort_conv.mjs)
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -195,26 +196,45 @@ int serve(std::vector<std::unique_ptr<Problem>>& problems) {
   return 0;
 }
 
-int table(std::vector<std::unique_ptr<Problem>>& problems, double min_ms, const std::vector<Isa>& isas,
-          const std::vector<int>& thread_counts) {
+double median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  const size_t n = xs.size();
+  return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+// Every (shape, ISA, threads) measured once per round, rounds one after another, so that
+// the machine's slow spells spread over all of them; medians over rounds.
+int table(std::vector<std::unique_ptr<Problem>>& problems, double min_ms, int rounds,
+          const std::vector<Isa>& isas, const std::vector<int>& thread_counts) {
   std::vector<std::unique_ptr<ThreadPool>> pools;
   for (int t : thread_counts) pools.push_back(std::make_unique<ThreadPool>(t));
-  std::printf("conv_rows GMAC/s (dense = every output pixel; %.0f%% = a random subset, its time as a share of dense)\n",
-              kSubsetShare * 100);
+  std::map<std::tuple<size_t, Isa, size_t>, std::vector<double>> dense, sub;
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t k = 0; k < problems.size(); ++k) {
+      for (Isa isa : isas) {
+        for (size_t t = 0; t < pools.size(); ++t) {
+          dense[{k, isa, t}].push_back(time_runs(*problems[k], isa, *pools[t], false, min_ms).ms);
+          sub[{k, isa, t}].push_back(time_runs(*problems[k], isa, *pools[t], true, min_ms).ms);
+        }
+      }
+    }
+    std::fprintf(stderr, "\rconv_bench: round %d/%d", r + 1, rounds);
+  }
+  std::fprintf(stderr, "\n");
+  std::printf("conv_rows GMAC/s, medians of %d rounds (dense = every output pixel; %.0f%% = a random subset,\n"
+              "its time as a share of dense)\n", rounds, kSubsetShare * 100);
   std::printf("%-22s %-7s", "shape", "isa");
   for (int t : thread_counts) std::printf(" %9dt ms %9dt GMAC/s %7dt 34%%", t, t, t);
   std::printf("\n");
-  for (auto& p : problems) {
+  for (size_t k = 0; k < problems.size(); ++k) {
     for (Isa isa : isas) {
-      std::printf("%-22s %-7s", p->s.name.c_str(), isa_name(isa));
-      for (auto& pool : pools) {
-        const Timing dense = time_runs(*p, isa, *pool, false, min_ms);
-        const Timing sub = time_runs(*p, isa, *pool, true, min_ms);
-        std::printf(" %12.4f %18.1f %11.3f", dense.ms, p->s.macs(p->all[0].out.size()) / dense.ms * 1e-6,
-                    sub.ms / dense.ms);
+      std::printf("%-22s %-7s", problems[k]->s.name.c_str(), isa_name(isa));
+      for (size_t t = 0; t < pools.size(); ++t) {
+        const double ms = median(dense[{k, isa, t}]);
+        std::printf(" %12.4f %18.1f %11.3f", ms, problems[k]->s.macs(problems[k]->all[0].out.size()) / ms * 1e-6,
+                    median(sub[{k, isa, t}]) / ms);
       }
       std::printf("\n");
-      std::fflush(stdout);
     }
   }
   return 0;
@@ -224,7 +244,8 @@ int table(std::vector<std::unique_ptr<Problem>>& problems, double min_ms, const 
 
 int main(int argc, char** argv) {
   std::string shapes_path = "bench/shapes.txt";
-  double min_ms = 50;
+  double min_ms = 20;
+  int rounds = 5;
   bool serving = false;
   std::vector<Isa> isas = supported_isas();
   std::vector<int> thread_counts = {1, 2};
@@ -234,6 +255,8 @@ int main(int argc, char** argv) {
       serving = true;
     } else if (a == "--shapes" && i + 1 < argc) {
       shapes_path = argv[++i];
+    } else if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--min-ms" && i + 1 < argc) {
       min_ms = std::atof(argv[++i]);
     } else if (a == "--threads" && i + 1 < argc) {
@@ -246,14 +269,14 @@ int main(int argc, char** argv) {
       }
       isas = {isa};
     } else if (a == "--help") {
-      std::printf("usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] | --serve [--shapes FILE]\n");
+      std::printf("usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] [--rounds N] | --serve [--shapes FILE]\n");
       return 0;
     } else {
-      std::fprintf(stderr, "usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] | --serve [--shapes FILE]\n");
+      std::fprintf(stderr, "usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] [--rounds N] | --serve [--shapes FILE]\n");
       return 2;
     }
   }
   std::vector<std::unique_ptr<Problem>> problems;
   for (const Shape& s : read_shapes(shapes_path)) problems.push_back(std::make_unique<Problem>(s));
-  return serving ? serve(problems) : table(problems, min_ms, isas, thread_counts);
+  return serving ? serve(problems) : table(problems, min_ms, rounds, isas, thread_counts);
 }
