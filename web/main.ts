@@ -122,10 +122,8 @@ function start(m: Model): void {
     figures: new Figures({ exits: el('exits'), fps: el('fps'), counts: el('counts') }, m.exitGflops),
     chart: new ExitTimeChart(el('chart'), m.exitGflops.length),
   };
-  setInterval(() => {
-    view!.figures.render(performance.now());
-    view!.chart.render();
-  }, FIGURES_MS);
+  // rates decay while nothing arrives
+  setInterval(() => view!.figures.render(performance.now()), FIGURES_MS);
   void useSource(controls.source.value as SourceChoice);
 }
 
@@ -229,6 +227,7 @@ function onExit(x: StreamExit): void {
   el('share').textContent = `computed share ${pct(m.computed_share)}`;
   el('gflops-used').textContent = `${m.cumulative_gflops.toFixed(2)} GFLOPs of ${dense.toFixed(2)} dense (${pct(m.cumulative_gflops / dense)})`;
   el('frame-info').textContent = `frame ${m.frame_id} · ${f.describe}${m.stop ? ` · stop: ${m.stop}` : ''}`;
+  view.figures.render(x.receivedAt);
   window.dispatchEvent(new CustomEvent('adpc-exit', {
     detail: { frameId: m.frame_id, exit: m.exit, exits: m.exits, stop: m.stop, computedShare: m.computed_share },
   }));
@@ -238,7 +237,10 @@ function onEnd(frameId: number, outcome: FrameOutcome): void {
   const f = frames.get(frameId);
   frames.delete(frameId);
   view?.figures.ended(frameId, outcome, performance.now());
-  if (f) view?.chart.push(f.times);
+  if (f) {
+    view?.chart.push(f.times);
+    view?.chart.render();
+  }
   tick();
 }
 
