@@ -175,7 +175,8 @@ function tick(): void {
   sending = true;
   void encode(settings.format, image).then((bytes) => {
     sending = false;
-    if (!client?.ready) return;
+    // paused or disconnected while the frame was encoded: it is not sent
+    if (!running || !client?.ready) return;
     const frameId = settings.format === 'raw'
       ? client.send('rgba', bytes, width, height, budget)
       : client.send('encoded', bytes, 0, 0, budget);

@@ -230,12 +230,15 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'the page in Chromium' : `the page
     await page.check('#show-skipped');
     await framesAfter(await lastFrameId() + 1, 2);
     await page.click('#run');
-    const paused = await lastFrameId();
-    await page.waitForFunction((id) => {
-      const drawn = (window as unknown as { exitsDrawn: RecordedExit[] }).exitsDrawn;
-      const last = drawn.at(-1)!;
-      return last.frameId >= id && last.stop !== null;
-    }, paused, { timeout: 30_000 });
+    // paused and settled: every frame sent has ended (the counters add up) and the last one drawn is final
+    await page.waitForFunction(() => {
+      const counts = document.getElementById('counts')!.textContent!;
+      const [sent, ...ends] = [...counts.matchAll(/(\d+)/g)].map((m) => Number(m[1]));
+      const last = (window as unknown as { exitsDrawn: RecordedExit[] }).exitsDrawn.at(-1)!;
+      return sent === ends.reduce((a, b) => a + b, 0) && last.stop !== null;
+    }, undefined, { timeout: 30_000 });
+    expect(await page.textContent('#status')).toBe('paused');
+    expect(await page.textContent('#exit-shown')).toBe('exit 4 of 4');
     await mkdir(join(repoRoot, 'reports'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     expect(problems).toEqual([]);
