@@ -63,6 +63,7 @@ COPY package.json tsconfig.json ./
 COPY bin bin
 COPY src src
 COPY server server
+COPY web web
 COPY models/cityscapes-classes.json models/
 COPY models/default models/default
 COPY deploy/healthcheck.mjs deploy/

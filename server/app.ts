@@ -11,6 +11,7 @@ import type { FrameInput } from '../src/image/preprocess.js';
 import { encodeLabelPng, resizeLabels, type LabelEncoding } from '../src/output/label-map.js';
 import { authorised, bearerToken } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { demoPage } from './demo-page.js';
 import type { ErrorReporter, RequestContext } from './error-report.js';
 import type { FrameExit, FrameRunner } from './frame-runner.js';
 import { sendError } from './http-errors.js';
@@ -236,8 +237,10 @@ export function buildApp({ config, metrics, state, runner, reporter }: AppDeps):
     fail(res, new AdpcError('BAD_REQUEST', 'WS /v1/stream takes a WebSocket upgrade only'));
   });
 
+  app.use(demoPage());
+
   // Known paths with another method, then unknown paths: the JSON shape, never express's HTML.
-  const routes: Record<string, string> = { '/healthz': 'GET, HEAD', '/readyz': 'GET, HEAD', '/metrics': 'GET, HEAD', '/v1/models': 'GET, HEAD', '/v1/segment': 'POST', '/v1/stream': 'GET' };
+  const routes: Record<string, string> = { '/': 'GET, HEAD', '/healthz': 'GET, HEAD', '/readyz': 'GET, HEAD', '/metrics': 'GET, HEAD', '/v1/models': 'GET, HEAD', '/v1/segment': 'POST', '/v1/stream': 'GET' };
   for (const [path, allow] of Object.entries(routes)) {
     app.all(path, (req, res) => {
       res.set('Allow', allow);

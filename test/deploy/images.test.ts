@@ -164,6 +164,11 @@ describe('the runtime stage', () => {
       const models = await (await fetch(`${server.url}/v1/models`)).json() as { models: { name: string; native: { isa?: string } }[] };
       expect(models.models[0]!.name).toBe('default');
       if (existsSync(join(repoRoot, 'native', 'build', 'Release', 'adpc_native.node'))) expect(models.models[0]!.native.isa).toBeTruthy();
+      // the demo page builds from what the image holds
+      const page = await fetch(`${server.url}/`);
+      expect(page.status).toBe(200);
+      const script = /src="(\/demo\/app-[0-9a-f]+\.js)"/.exec(await page.text())![1]!;
+      expect((await fetch(`${server.url}${script}`)).status).toBe(200);
     } finally {
       server.child.kill('SIGTERM');
     }
