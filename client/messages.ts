@@ -1,14 +1,14 @@
 // The JSON a stream client sends and receives (docs/PROTOCOL.md; schemas at GET /v1/asyncapi.json).
 
+import type { CaptureTs } from '../server/stream/frame-message.js';
 import type { Budget } from '../src/engine/budget.js';
-import type { ClassSummary } from '../src/output/class-summary.js';
 import type { ModelDescription } from '../src/model-description.js';
+import type { ClassSummary } from '../src/output/class-summary.js';
 
+export type { CaptureTs } from '../server/stream/frame-message.js';
 export type { Budget } from '../src/engine/budget.js';
-export type { ClassSummary } from '../src/output/class-summary.js';
 export type { ModelDescription } from '../src/model-description.js';
-
-export type CaptureTs = number | string;
+export type { ClassSummary } from '../src/output/class-summary.js';
 
 /** The stream's options: every field optional, the server keeps what is not given. */
 export interface StreamConfig {

@@ -21,6 +21,7 @@ import { maskGeometry, meanGeometry } from '../src/eval/mask-geometry.js';
 import { syntheticSplit } from '../src/eval/synthetic-split.js';
 import { nativeImportOf } from '../src/native/native-executor.js';
 import { Progress } from '../src/progress.js';
+import { PROVIDER_NAMES } from '../src/runtime/onnx.js';
 import { crossover, imageImport, stageChain, timeStageForms, type FormTiming, type StageChain } from './bench/stage-forms.js';
 import { round } from './bench/stats.js';
 
@@ -31,6 +32,7 @@ const Options = z.object({
   images: z.coerce.number().int().min(1).max(500),
   repeats: z.coerce.number().int().min(1).max(100),
   threads: z.coerce.number().int().min(0).max(256),
+  provider: z.enum(PROVIDER_NAMES),
   json: z.boolean(),
   writeCrossover: z.boolean(),
   profile: z.boolean(),
@@ -43,6 +45,7 @@ function parseOptions(): Options {
     .option('--images <n>', 'synthetic test images', '30')
     .option('--repeats <n>', 'timed runs per stage, form and share', '5')
     .option('--threads <n>', 'threads per operator (0 = all cores)', '0')
+    .option('--provider <name>', 'execution provider (crossovers are recorded for it)', process.env.ADPC_PROVIDER ?? 'cpu')
     .option('--json', 'print one JSON object', false)
     .option('--write-crossover', 'record the measured form times in the bundle\'s crossovers.json', false)
     .option('--profile', 'where the native executor\'s time goes', false)
@@ -133,6 +136,7 @@ async function nativeProfile(bundle: LoadedBundle, chains: StageChain[], thresho
         await native.importState(run, 1, nativeImportOf(chain.outputs[0]!));
       }
       for (let k = 2; k <= 4; k++) await native.runStage(run, k, threshold, k < 4);
+      native.releaseRun(run);
     }
   }
   const report = native.stages.map((k) => {
@@ -160,7 +164,7 @@ async function nativeProfile(bundle: LoadedBundle, chains: StageChain[], thresho
 async function main(): Promise<void> {
   const opts = parseOptions();
   const dir = resolve(opts.bundle);
-  const bundle = await loadBundle(dir, { threads: opts.threads });
+  const bundle = await loadBundle(dir, { threads: opts.threads, provider: opts.provider });
   const { manifest } = bundle;
   const images: Float32Array[] = [];
   for await (const scene of syntheticSplit(manifest.input, 'test', opts.images)) images.push(scene.input);
@@ -183,7 +187,7 @@ async function main(): Promise<void> {
   await bundle.close();
 
   // the whole four-exit run, forms chosen by the engine from the (new) crossovers
-  const engine = await AnytimeEngine.load(dir, { provider: 'cpu', threads: opts.threads });
+  const engine = await AnytimeEngine.load(dir, { provider: opts.provider, threads: opts.threads });
   const runs = await wholeRuns(engine, images, manifest.threshold, opts.repeats);
   const forms = [] as string[][];
   for await (const r of engine.run(images[0]!)) (forms[0] ??= []).push(r.form);

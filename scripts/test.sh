@@ -21,7 +21,8 @@ fi
 
 mkdir -p reports
 rm -f reports/vitest.json reports/pytest.xml
-npx tsc --noEmit
+# the server and tests, then the page (web/: browser types)
+npx tsc --noEmit && npx tsc --noEmit -p web
 typecheck_rc=$?
 npx vitest run --reporter=default --reporter=json --outputFile.json=reports/vitest.json
 vitest_rc=$?
@@ -29,5 +30,5 @@ bash scripts/py.sh -m pytest -q -p no:cacheprovider test/python --junitxml=repor
 pytest_rc=$?
 node scripts/test-summary.mjs reports/vitest.json reports/pytest.xml
 summary_rc=$?
-if [ $typecheck_rc -ne 0 ]; then echo 'typecheck failed (tsc --noEmit)' >&2; fi
+if [ $typecheck_rc -ne 0 ]; then echo 'typecheck failed (tsc --noEmit, tsc --noEmit -p web)' >&2; fi
 if [ $typecheck_rc -ne 0 ] || [ $vitest_rc -ne 0 ] || [ $pytest_rc -ne 0 ] || [ $summary_rc -ne 0 ]; then exit 1; fi

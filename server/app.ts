@@ -13,6 +13,7 @@ import type { LabelEncoding } from '../src/output/label-map.js';
 import { API_SPECS } from './api-spec/specs.js';
 import { authorised, bearerToken } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { demoPage } from './demo-page.js';
 import type { ErrorReporter, RequestContext } from './error-report.js';
 import { renderExit, type ExitFormat, type RenderedExit } from './exit-answer.js';
 import type { FrameExit, FrameRunner } from './frame-runner.js';
@@ -233,9 +234,11 @@ export function buildApp({ config, metrics, state, runner, reporter }: AppDeps):
     fail(res, new AdpcError('BAD_REQUEST', 'WS /v1/stream takes a WebSocket upgrade only'));
   });
 
+  app.use(demoPage());
+
   // Known paths with another method, then unknown paths: the JSON shape, never express's HTML.
   const routes: Record<string, string> = {
-    '/healthz': 'GET, HEAD', '/readyz': 'GET, HEAD', '/metrics': 'GET, HEAD', '/v1/models': 'GET, HEAD', '/v1/segment': 'POST', '/v1/stream': 'GET',
+    '/': 'GET, HEAD', '/healthz': 'GET, HEAD', '/readyz': 'GET, HEAD', '/metrics': 'GET, HEAD', '/v1/models': 'GET, HEAD', '/v1/segment': 'POST', '/v1/stream': 'GET',
     ...Object.fromEntries(Object.keys(API_SPECS).map((path) => [path, 'GET, HEAD'])),
   };
   for (const [path, allow] of Object.entries(routes)) {

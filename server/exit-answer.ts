@@ -2,7 +2,6 @@
 // class ids or palette colours), the class summary, and the JSON fields an exit carries on
 // POST /v1/segment and WS /v1/stream alike. The faces add only their own framing.
 
-import type { ExitResult } from '../src/engine/anytime-engine.js';
 import { colorizeLabels, paletteOf, type Palette } from '../src/classes.js';
 import { summarizeClasses, type ClassSummary, type SummaryLevel } from '../src/output/class-summary.js';
 import { encodeLabelPng, resizeLabels, type LabelEncoding, type LabelMap } from '../src/output/label-map.js';
@@ -40,17 +39,15 @@ export interface RenderedExit {
   readonly fields: ExitFields;
 }
 
-/** An exit result that may carry the engine's label map at the input size (bilinear logits). */
-type WithFullLabels = ExitResult & { readonly fullLabels?: LabelMap };
-
 /**
  * The label map at the size asked. At the frame's size it comes from the engine's
- * input-size map (argmax of bilinearly upsampled logits, the paper's protocol) when the
- * run made one, scaled to the frame by nearest; otherwise from the 1/4 map by nearest.
+ * input-size map (argmax of bilinearly upsampled logits, the paper's protocol), which the
+ * runner asks for, scaled to the frame by nearest; from the 1/4 map by nearest only where a
+ * result has none.
  */
 export function exitLabelMap(x: FrameExit, size: LabelSize): LabelMap {
   if (size === 'stride') return x.result;
-  return resizeLabels((x.result as WithFullLabels).fullLabels ?? x.result, x.frameWidth, x.frameHeight);
+  return resizeLabels(x.result.fullLabels ?? x.result, x.frameWidth, x.frameHeight);
 }
 
 const palettes = new WeakMap<object, Palette>();

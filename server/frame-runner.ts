@@ -3,7 +3,7 @@
 // metrics, and failure handling with one log line per refused or failed frame. The faces
 // only turn exits into bytes and answers.
 
-import type { ExitResult, RunOptions } from '../src/engine/anytime-engine.js';
+import type { ExitResult } from '../src/engine/anytime-engine.js';
 import type { Budget, StopReason } from '../src/engine/budget.js';
 import { AdpcError, asAdpcError, isAdpcError } from '../src/errors.js';
 import { prepareFrame, type FrameInput, type PreparedFrame } from '../src/image/preprocess.js';
@@ -137,11 +137,10 @@ export class FrameRunner {
 
     const dense = engine.manifest.stages.map((s) => s.dense_gflops);
     const cancelledAs = (): FrameStop => (signal.reason === SUPERSEDED ? 'superseded' : 'cancelled');
-    // frame-size answers take the engine's input-size labels (bilinear logits) where it makes them
-    const options: RunOptions & { fullLabels?: boolean } = {
+    // frame-size answers take the engine's input-size labels (bilinearly upsampled logits)
+    const exits = engine.run(frame.data, {
       budget, signal, arrivedAt, withConfidence: job.withConfidence, fullLabels: job.frameSize, acquire: () => slot('device', this.deps.device),
-    };
-    const exits = engine.run(frame.data, options);
+    });
     let lastExit = 0;
     let sent: FrameStop | null = null;
     let ended: StopReason;
@@ -166,6 +165,7 @@ export class FrameRunner {
     const stop = sent ?? (ended === 'cancelled' ? cancelledAs() : ended);
     const outcome = stop === 'superseded' ? 'superseded' : stop === 'cancelled' ? 'cancelled' : 'completed';
     metrics.frame(outcome);
+    if (budget.deadline_ms !== undefined && outcome === 'completed') metrics.deadline(performance.now() > deadline);
     metrics.stop(stop);
     this.deps.reporter.log.debug({
       outcome, stop, exits: lastExit, route: job.context.route, request_id: job.context.requestId,

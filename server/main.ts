@@ -3,6 +3,7 @@
 
 import { pino } from 'pino';
 import { AnytimeEngine } from '../src/engine/anytime-engine.js';
+import { checkProviders, providerSummary } from '../src/runtime/provider-check.js';
 import type { AppState } from './app.js';
 import { ConfigError, loadConfig, type ServerConfig } from './config.js';
 import { ServerMetrics } from './metrics.js';
@@ -42,6 +43,11 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 
 try {
   const started = performance.now();
+  // which execution providers can start here, each probed apart, so that a wrong install
+  // shows in the first lines of the log rather than as a slow CPU fallback
+  const providers = await checkProviders();
+  const wanted = providers.providers.find((p) => p.provider === config.provider);
+  log[wanted && !wanted.live ? 'warn' : 'info']({ providers: providers.providers }, providerSummary(providers));
   engine = await AnytimeEngine.load(config.bundle, {
     provider: config.provider,
     threads: config.threads,

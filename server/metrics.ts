@@ -25,6 +25,7 @@ export class ServerMetrics {
   private readonly queueWait: Histogram<'queue'>;
   private readonly errors: Counter<'code'>;
   private readonly slowReaderDrops: Counter;
+  private readonly deadlineFrames: Counter<'late'>;
   readonly inFlight: Gauge;
   readonly streams: Gauge;
   private unsentBytes: () => number = () => 0;
@@ -47,6 +48,8 @@ export class ServerMetrics {
     this.errors = new Counter({ name: 'adpc_errors_total', help: 'Errors answered or logged, by code (src/errors.ts)', labelNames: ['code'], registers });
     this.slowReaderDrops = new Counter({ name: 'adpc_slow_reader_drops_total', help: 'Final results replaced by a newer frame\'s before a slow reader took them', registers });
     for (const code of ERROR_CODES) this.errors.inc({ code }, 0);
+    this.deadlineFrames = new Counter({ name: 'adpc_deadline_frames_total', help: 'Frames that had a deadline, by whether their last result came after it', labelNames: ['late'], registers });
+    for (const late of ['true', 'false']) this.deadlineFrames.inc({ late }, 0);
     this.inFlight = new Gauge({ name: 'adpc_frames_in_flight', help: 'Frames being processed', registers });
     this.streams = new Gauge({ name: 'adpc_active_streams', help: 'Open WebSocket streams', registers });
     const metrics = this;
@@ -61,6 +64,11 @@ export class ServerMetrics {
 
   setModel(model: string, version: number, provider: string, arch: string): void {
     this.modelInfo.set({ model, version: String(version), provider, arch }, 1);
+  }
+
+  /** A frame with a deadline ended: was its last result late? (late share = true / all) */
+  deadline(late: boolean): void {
+    this.deadlineFrames.inc({ late: String(late) });
   }
 
   frame(outcome: FrameOutcome): void {

@@ -19,8 +19,8 @@ import torch.nn as nn
 from . import native_program
 from .data import MEAN, STD
 from .flops import GIGA, ConvCost, conv_costs, dense_gflops, gflops_by_resolution, segment_gflops
-from .graphs import (DenseBaselineGraph, PlainStageGraph, SparseHeadStage4Graph, Stage1Graph,
-                     StageGraph, truncated_fills)
+from .graphs import (DenseBaselineGraph, FullLabelsGraph, PlainStageGraph, SparseHeadStage4Graph,
+                     Stage1Graph, StageGraph, truncated_fills)
 from .network import ADPCNet
 from .weight_store import WeightStore
 
@@ -162,6 +162,11 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
             stages.append(entry)
             features, logits = list(outputs[:n_feat]), outputs[n_feat]
 
+        full = FullLabelsGraph(height, width)
+        full_labels = full(logits)
+        export_graph(full, (logits,), out / "labels_full.onnx", ["logits"], ["labels_full"])
+        refs.save("stage4.labels_full", full_labels)
+
         baseline = DenseBaselineGraph(net)
         b_out = baseline(image)
         export_graph(baseline, (image,), out / "dense.onnx", ["image"], ["logits", "labels"])
@@ -170,6 +175,7 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
 
     refs.close()
     graphs = [s["file"] for s in stages] + [s[f] for s in stages for f in ("plain_file", "sparse_file") if f in s]
+    graphs.append("labels_full.onnx")
     for file in graphs + ["dense.onnx"]:
         store.externalise(out / file)
     store.close()
@@ -193,6 +199,8 @@ def export_bundle(net: ADPCNet, out: Path, height: int, width: int, threshold: f
         "baseline": {"file": "dense.onnx", "gflops": round(dense_gflops(costs), 6),
                      "inputs": [tensor_spec("image", image)],
                      "outputs": [tensor_spec(n, t) for n, t in zip(["logits", "labels"], b_out)]},
+        "full_labels": {"file": "labels_full.onnx", "inputs": [tensor_spec("logits", logits)],
+                        "outputs": [tensor_spec("labels_full", full_labels)]},
         "weights": WEIGHTS_FILE,
         "native": {"program": "native.json", "stages": [1, 2, 3, 4]},
         "reference": "reference/index.json",

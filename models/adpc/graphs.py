@@ -147,6 +147,19 @@ class SparseHeadStage4Graph(StageGraph):
         return merged, labels, confidence, computed
 
 
+class FullLabelsGraph(nn.Module):
+    """Labels at the input size from merged logits upsampled bilinearly: the paper's
+    evaluation protocol, as a graph so that no float logits leave onnxruntime."""
+
+    def __init__(self, height: int, width: int):
+        super().__init__()
+        self.size = (height, width)
+
+    def forward(self, logits):  # [1,K,h,w] -> uint8 [1,H,W]
+        up = F.interpolate(logits, size=self.size, mode="bilinear", align_corners=False)
+        return up.argmax(dim=1).to(torch.uint8)
+
+
 class DenseBaselineGraph(nn.Module):
     """The plain HRNet a user would otherwise run: backbone and final head, no early exits."""
 

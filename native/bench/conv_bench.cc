@@ -1,7 +1,9 @@
 // GMAC/s of conv_rows on the default bundle's conv shapes (bench/shapes.txt), per ISA, at 1
-// and 2 threads, with every output pixel listed and with a random 34% of them.
+// and 2 threads, with every output pixel listed and with a random 34% of them. A conv whose
+// output shape equals its input shape runs as a chain (each run reads the previous run's
+// output), as in ort_conv.py's graphs.
 //
-//   conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N]   prints the table
+//   conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] [--rounds N]   the table
 //   conv_bench --serve [--shapes FILE]                     answers stdin lines
 //       "time SHAPE ISA THREADS dense|subset MIN_MS" with "MS_PER_RUN RUNS" (ort_conv.mjs)
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -50,19 +53,25 @@ std::vector<Shape> read_shapes(const std::string& path) {
   return shapes;
 }
 
-// One conv's maps (NHWC), weights and indirection for all pixels and for a random subset.
+// The indirection of one conv over a list of output pixels.
+struct Pass {
+  std::vector<const float*> in;
+  std::vector<float*> out;
+};
+
+// One conv's maps (NHWC), weights and passes over all pixels and over a random subset. A
+// conv that maps its input shape onto itself runs as a chain, like onnxruntime's graph of
+// five: each run reads the map the previous run wrote.
 struct Problem {
   Shape s;
   std::vector<float> input, weight, bias, output;
-  std::vector<const float*> in_all, in_subset;
-  std::vector<float*> out_all, out_subset;
+  std::vector<Pass> all, subset;  // one per map direction: 1, or 2 for a chain
   std::map<Isa, PackedConv> packed;
 
   explicit Problem(const Shape& shape) : s(shape) {
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> u(-1, 1);
-    const int ih = s.oh * s.stride, iw = s.ow * s.stride, pad = s.k / 2;
-    input.resize(static_cast<size_t>(ih) * iw * s.cin);
+    input.resize(static_cast<size_t>(s.oh) * s.stride * s.ow * s.stride * s.cin);
     weight.resize(static_cast<size_t>(s.cout) * s.cin * s.k * s.k);
     bias.resize(s.cout);
     for (float& x : input) x = u(rng);
@@ -70,24 +79,34 @@ struct Problem {
     for (float& x : bias) x = u(rng);
     output.resize(static_cast<size_t>(s.oh) * s.ow * s.cout);
     std::bernoulli_distribution listed(kSubsetShare);
+    std::vector<bool> chosen(static_cast<size_t>(s.oh) * s.ow);
+    for (size_t i = 0; i < chosen.size(); ++i) chosen[i] = listed(rng);
+    add_passes(input.data(), output.data(), chosen);
+    if (s.cin == s.cout && s.stride == 1) add_passes(output.data(), input.data(), chosen);
+  }
+
+  void add_passes(const float* src, float* dst, const std::vector<bool>& chosen) {
+    const int ih = s.oh * s.stride, iw = s.ow * s.stride, pad = s.k / 2;
+    Pass a, b;
     for (int oy = 0; oy < s.oh; ++oy) {
       for (int ox = 0; ox < s.ow; ++ox) {
-        const bool in_subset_px = listed(rng);
-        float* o = output.data() + (static_cast<size_t>(oy) * s.ow + ox) * s.cout;
-        out_all.push_back(o);
-        if (in_subset_px) out_subset.push_back(o);
-        for (int ky = 0; ky < s.k; ++ky) {
-          for (int kx = 0; kx < s.k; ++kx) {
-            const int y = oy * s.stride + ky - pad, x = ox * s.stride + kx - pad;
-            const float* row = y < 0 || y >= ih || x < 0 || x >= iw
-                                   ? zero_row(s.cin)
-                                   : input.data() + (static_cast<size_t>(y) * iw + x) * s.cin;
-            in_all.push_back(row);
-            if (in_subset_px) in_subset.push_back(row);
+        const size_t px = static_cast<size_t>(oy) * s.ow + ox;
+        for (Pass* pass : {&a, &b}) {
+          if (pass == &b && !chosen[px]) continue;
+          pass->out.push_back(dst + px * s.cout);
+          for (int ky = 0; ky < s.k; ++ky) {
+            for (int kx = 0; kx < s.k; ++kx) {
+              const int y = oy * s.stride + ky - pad, x = ox * s.stride + kx - pad;
+              pass->in.push_back(y < 0 || y >= ih || x < 0 || x >= iw
+                                     ? zero_row(s.cin)
+                                     : src + (static_cast<size_t>(y) * iw + x) * s.cin);
+            }
           }
         }
       }
     }
+    all.push_back(std::move(a));
+    subset.push_back(std::move(b));
   }
 
   const PackedConv& conv(Isa isa) {
@@ -100,11 +119,10 @@ struct Problem {
 };
 
 // One conv over the listed pixels, split into quantum-aligned pieces, a few per thread.
-void run_once(const PackedConv& pc, const std::vector<const float*>& in, const std::vector<float*>& out,
-              int taps, ThreadPool& pool) {
-  const size_t npix = out.size();
+void run_once(const PackedConv& pc, const Pass& pass, int taps, ThreadPool& pool) {
+  const size_t npix = pass.out.size();
   if (pool.size() == 1) {
-    conv_rows(pc, ConvJob{in.data(), out.data(), nullptr, true, true, npix});
+    conv_rows(pc, ConvJob{pass.in.data(), pass.out.data(), nullptr, true, true, npix});
     return;
   }
   const size_t q = conv_pixel_quantum(pc);
@@ -112,7 +130,7 @@ void run_once(const PackedConv& pc, const std::vector<const float*>& in, const s
   const size_t piece = std::max(q, (want + q - 1) / q * q);
   pool.parallel_for((npix + piece - 1) / piece, [&](size_t t, int) {
     const size_t p0 = t * piece, n = std::min(piece, npix - p0);
-    conv_rows(pc, ConvJob{in.data() + p0 * taps, out.data() + p0, nullptr, true, true, n});
+    conv_rows(pc, ConvJob{pass.in.data() + p0 * taps, pass.out.data() + p0, nullptr, true, true, n});
   });
 }
 
@@ -124,16 +142,15 @@ struct Timing {
 // Mean time per run over a batch of at least min_ms, after one warm-up run.
 Timing time_runs(Problem& p, Isa isa, ThreadPool& pool, bool subset, double min_ms) {
   const PackedConv& pc = p.conv(isa);
-  const auto& in = subset ? p.in_subset : p.in_all;
-  const auto& out = subset ? p.out_subset : p.out_all;
+  const std::vector<Pass>& passes = subset ? p.subset : p.all;
   const int taps = p.s.k * p.s.k;
-  run_once(pc, in, out, taps, pool);
+  run_once(pc, passes.back(), taps, pool);
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   int runs = 0;
   double elapsed = 0;
   do {
-    run_once(pc, in, out, taps, pool);
+    run_once(pc, passes[runs % passes.size()], taps, pool);
     ++runs;
     elapsed = std::chrono::duration<double, std::milli>(clock::now() - start).count();
   } while (elapsed < min_ms || runs < 3);
@@ -179,26 +196,45 @@ int serve(std::vector<std::unique_ptr<Problem>>& problems) {
   return 0;
 }
 
-int table(std::vector<std::unique_ptr<Problem>>& problems, double min_ms, const std::vector<Isa>& isas,
-          const std::vector<int>& thread_counts) {
+double median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  const size_t n = xs.size();
+  return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+// Every (shape, ISA, threads) measured once per round, rounds one after another, so that
+// the machine's slow spells spread over all of them; medians over rounds.
+int table(std::vector<std::unique_ptr<Problem>>& problems, double min_ms, int rounds,
+          const std::vector<Isa>& isas, const std::vector<int>& thread_counts) {
   std::vector<std::unique_ptr<ThreadPool>> pools;
   for (int t : thread_counts) pools.push_back(std::make_unique<ThreadPool>(t));
-  std::printf("conv_rows GMAC/s (dense = every output pixel; %.0f%% = a random subset, its time as a share of dense)\n",
-              kSubsetShare * 100);
+  std::map<std::tuple<size_t, Isa, size_t>, std::vector<double>> dense, sub;
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t k = 0; k < problems.size(); ++k) {
+      for (Isa isa : isas) {
+        for (size_t t = 0; t < pools.size(); ++t) {
+          dense[{k, isa, t}].push_back(time_runs(*problems[k], isa, *pools[t], false, min_ms).ms);
+          sub[{k, isa, t}].push_back(time_runs(*problems[k], isa, *pools[t], true, min_ms).ms);
+        }
+      }
+    }
+    std::fprintf(stderr, "\rconv_bench: round %d/%d", r + 1, rounds);
+  }
+  std::fprintf(stderr, "\n");
+  std::printf("conv_rows GMAC/s, medians of %d rounds (dense = every output pixel; %.0f%% = a random subset,\n"
+              "its time as a share of dense)\n", rounds, kSubsetShare * 100);
   std::printf("%-22s %-7s", "shape", "isa");
   for (int t : thread_counts) std::printf(" %9dt ms %9dt GMAC/s %7dt 34%%", t, t, t);
   std::printf("\n");
-  for (auto& p : problems) {
+  for (size_t k = 0; k < problems.size(); ++k) {
     for (Isa isa : isas) {
-      std::printf("%-22s %-7s", p->s.name.c_str(), isa_name(isa));
-      for (auto& pool : pools) {
-        const Timing dense = time_runs(*p, isa, *pool, false, min_ms);
-        const Timing sub = time_runs(*p, isa, *pool, true, min_ms);
-        std::printf(" %12.4f %18.1f %11.3f", dense.ms, p->s.macs(p->out_all.size()) / dense.ms * 1e-6,
-                    sub.ms / dense.ms);
+      std::printf("%-22s %-7s", problems[k]->s.name.c_str(), isa_name(isa));
+      for (size_t t = 0; t < pools.size(); ++t) {
+        const double ms = median(dense[{k, isa, t}]);
+        std::printf(" %12.4f %18.1f %11.3f", ms, problems[k]->s.macs(problems[k]->all[0].out.size()) / ms * 1e-6,
+                    median(sub[{k, isa, t}]) / ms);
       }
       std::printf("\n");
-      std::fflush(stdout);
     }
   }
   return 0;
@@ -208,7 +244,8 @@ int table(std::vector<std::unique_ptr<Problem>>& problems, double min_ms, const 
 
 int main(int argc, char** argv) {
   std::string shapes_path = "bench/shapes.txt";
-  double min_ms = 50;
+  double min_ms = 20;
+  int rounds = 5;
   bool serving = false;
   std::vector<Isa> isas = supported_isas();
   std::vector<int> thread_counts = {1, 2};
@@ -218,6 +255,8 @@ int main(int argc, char** argv) {
       serving = true;
     } else if (a == "--shapes" && i + 1 < argc) {
       shapes_path = argv[++i];
+    } else if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--min-ms" && i + 1 < argc) {
       min_ms = std::atof(argv[++i]);
     } else if (a == "--threads" && i + 1 < argc) {
@@ -229,12 +268,15 @@ int main(int argc, char** argv) {
         return 2;
       }
       isas = {isa};
+    } else if (a == "--help") {
+      std::printf("usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] [--rounds N] | --serve [--shapes FILE]\n");
+      return 0;
     } else {
-      std::fprintf(stderr, "usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] | --serve [--shapes FILE]\n");
+      std::fprintf(stderr, "usage: conv_bench [--shapes FILE] [--min-ms N] [--isa NAME] [--threads N] [--rounds N] | --serve [--shapes FILE]\n");
       return 2;
     }
   }
   std::vector<std::unique_ptr<Problem>> problems;
   for (const Shape& s : read_shapes(shapes_path)) problems.push_back(std::make_unique<Problem>(s));
-  return serving ? serve(problems) : table(problems, min_ms, isas, thread_counts);
+  return serving ? serve(problems) : table(problems, min_ms, rounds, isas, thread_counts);
 }

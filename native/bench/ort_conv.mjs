@@ -1,8 +1,8 @@
 // conv_rows against onnxruntime-node's dense Conv on bench/shapes.txt, interleaved.
 //
-//   node native/bench/ort_conv.mjs [--threads 1,2] [--rounds 15] [--min-ms 30] [--isa NAME]
+//   node native/bench/ort_conv.mjs [--threads 1,2] [--rounds 15] [--min-ms 30] [--isa NAME] [--only REGEX]
 //
-// Needs the graphs of ort_conv.py (bench/out/*.onnx) and build/conv_bench (make bench-ort
+// Needs the graphs of ort_conv.py (bench/out/*.onnx) and out/conv_bench (make bench-ort
 // does both). Per round, for each thread count and shape, the two programs take turns (the
 // order flips each round): onnxruntime runs a five-conv graph, sessions set up as
 // src/runtime/onnx.ts does, profiled so that each Conv's own kernel time is known; conv_bench
@@ -34,11 +34,16 @@ const shapes = readFileSync(join(here, 'shapes.txt'), 'utf8').split('\n')
     const [name, ...n] = l.trim().split(/\s+/);
     const [cin, cout, k, stride, oh, ow] = n.map(Number);
     return { name, cin, cout, k, stride, oh, ow, macs: oh * ow * cout * cin * k * k };
-  });
+  })
+  .filter((s) => new RegExp(option('only', '.')).test(s.name));
 
 // conv_bench --serve: one request line, one answer line.
-const child = spawn(join(native, 'build', 'conv_bench'), ['--serve', '--shapes', join(here, 'shapes.txt')],
+const child = spawn(join(native, 'out', 'conv_bench'), ['--serve', '--shapes', join(here, 'shapes.txt')],
   { stdio: ['pipe', 'pipe', 'inherit'] });
+child.on('error', (e) => {
+  console.error(`ort_conv: cannot start conv_bench (${e.message}); build it with make -C native out/conv_bench`);
+  process.exit(2);
+});
 const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
 async function answer() {
   const { value, done } = await lines.next();

@@ -37,33 +37,39 @@ bool spin_until(Ready ready) {
   }
 }
 
+// The job word: generation in the high 32 bits, then a closed flag, then the number of
+// workers inside the job. A worker joins by a compare-exchange that fails once the caller
+// has closed the job or started the next one, so a worker that wakes late never holds the
+// caller up: the caller runs whatever tasks nobody else claimed.
+constexpr uint64_t kClosed = uint64_t{1} << 31;
+constexpr uint64_t kInside = kClosed - 1;
+constexpr uint64_t generation_of(uint64_t job) { return job >> 32; }
+
+thread_local const void* inside = nullptr;  // the pool state whose task this thread runs
+
 }  // namespace
 
 struct ThreadPool::State {
   int size = 1;
   std::vector<std::thread> workers;
 
-  std::mutex mu;                     // guards sleeping, stop, error, and the wake-ups
-  std::condition_variable wake;      // workers: a new generation (or stop)
-  std::condition_variable finished;  // caller: pending reached 0
+  std::mutex mu;                   // guards stop, error, and the sleeps on the two conditions
+  std::condition_variable wake;    // workers: a new generation (or stop)
+  std::condition_variable drained; // caller: no worker inside the job
   bool stop = false;
   std::exception_ptr error;
 
   std::mutex run_mu;  // one loop at a time
-  // The current loop, published before `generation` is bumped (release).
+  // The current loop, written before the job word announces it (release) and read only by
+  // workers that joined it (acquire).
   const std::function<void(size_t, int)>* fn = nullptr;
   size_t tasks = 0;
   std::atomic<size_t> next{0};
-  std::atomic<int> pending{0};  // workers that have not finished the current generation
-  std::atomic<uint64_t> generation{0};
+  std::atomic<uint64_t> job{kClosed};
 
   void run_tasks(int thread);
   void worker(int thread);
 };
-
-namespace {
-thread_local const void* inside = nullptr;  // the pool state whose task this thread runs
-}
 
 void ThreadPool::State::run_tasks(int thread) {
   const void* outer = inside;
@@ -81,20 +87,25 @@ void ThreadPool::State::run_tasks(int thread) {
 }
 
 void ThreadPool::State::worker(int thread) {
-  uint64_t seen = 0;
+  uint64_t seen = 0;  // the last generation this worker joined or found closed
   for (;;) {
-    uint64_t g = 0;
-    const auto moved = [&] { return (g = generation.load(std::memory_order_acquire)) != seen; };
-    if (!spin_until(moved)) {
+    const auto announced = [&] { return generation_of(job.load(std::memory_order_acquire)) != seen; };
+    if (!spin_until(announced)) {
       std::unique_lock<std::mutex> lock(mu);
-      wake.wait(lock, [&] { return stop || moved(); });
+      wake.wait(lock, [&] { return stop || announced(); });
+      if (stop) return;
     }
-    if (stop) return;
-    seen = g;
+    uint64_t j = job.load(std::memory_order_acquire);
+    seen = generation_of(j);
+    bool joined = false;
+    while (!joined && (j & kClosed) == 0 && generation_of(j) == seen) {
+      joined = job.compare_exchange_weak(j, j + 1, std::memory_order_acquire, std::memory_order_acquire);
+    }
+    if (!joined) continue;
     run_tasks(thread);
-    if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if ((job.fetch_sub(1, std::memory_order_acq_rel) & kInside) == 1) {
       std::lock_guard<std::mutex> lock(mu);
-      finished.notify_one();
+      drained.notify_one();
     }
   }
 }
@@ -129,18 +140,25 @@ void ThreadPool::parallel_for(size_t tasks, const std::function<void(size_t, int
   s.fn = &fn;
   s.tasks = tasks;
   s.next.store(0, std::memory_order_relaxed);
-  s.pending.store(static_cast<int>(s.workers.size()), std::memory_order_relaxed);
+  const uint64_t open = (generation_of(s.job.load(std::memory_order_relaxed)) + 1) << 32;
   {
     // Under the mutex, so a worker between its check and its sleep cannot miss it.
     std::lock_guard<std::mutex> lock(s.mu);
-    s.generation.fetch_add(1, std::memory_order_release);
+    s.job.store(open, std::memory_order_release);
   }
   s.wake.notify_all();
   s.run_tasks(0);
-  const auto done = [&] { return s.pending.load(std::memory_order_acquire) == 0; };
-  if (!spin_until(done)) {
+  // Every task is claimed; close the job once the workers inside it have left.
+  const auto close = [&] {
+    uint64_t j = open;
+    while ((j & kInside) == 0) {
+      if (s.job.compare_exchange_weak(j, open | kClosed, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  };
+  if (!spin_until(close)) {
     std::unique_lock<std::mutex> lock(s.mu);
-    s.finished.wait(lock, done);
+    s.drained.wait(lock, close);
   }
   std::exception_ptr error;
   {

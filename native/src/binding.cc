@@ -8,12 +8,16 @@
 //       the state of stage k-1 when onnxruntime ran it
 //   executor.importState(run, k, from)                  -> Promise: takes stage k's outputs only
 //   executor.exportState(run)                           -> Promise<{features: Float32Array[], logits}>
+//   executor.fullLabels(run, height, width)             -> Promise<Uint8Array>: labels from the
+//       merged logits upsampled bilinearly
 // Stages run on a libuv worker thread (the event loop stays free); the compute itself uses
 // the executor's own pool of `threads`.
 #include <napi.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <tuple>
 #include <unordered_map>
 #include <stdexcept>
 #include <string>
@@ -182,46 +186,37 @@ struct Import {
   const uint8_t* labels = nullptr;
 };
 
-class ExecutorWrap;
-
-class StageWorker : public Napi::AsyncWorker {
+// One asynchronous call on a Run: `work` runs on a libuv worker thread (the event loop stays
+// free; the executor's own pool does the compute), `result` then builds the promise's value
+// on the main thread. The Run stays claimed, and referenced, until then.
+class RunWorker : public Napi::AsyncWorker {
  public:
-  // `run_k` false: only take the import (benchmarks time a stage without its import).
-  StageWorker(Napi::Env env, std::shared_ptr<Executor> ex, RunWrap* run, Napi::Object run_object, int k, float threshold,
-              bool need, std::unique_ptr<Import> from, bool run_k = true)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), ex_(std::move(ex)), run_(run), k_(k),
-        threshold_(threshold), need_(need), run_k_(run_k), from_(std::move(from)) {
-    run_ref_ = Napi::Persistent(run_object);
+  RunWorker(Napi::Env env, RunWrap* run, Napi::Object run_object, std::function<void()> work,
+            std::function<Napi::Value(Napi::Env)> result)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), run_(run),
+        run_ref_(Napi::Persistent(run_object)), work_(std::move(work)), result_(std::move(result)) {
+    run_->busy = true;
   }
-  Napi::Promise promise() { return deferred_.Promise(); }
+
+  // Queues the work; the caller returns the promise.
+  static Napi::Promise start(Napi::Env env, RunWrap* run, Napi::Object run_object, std::function<void()> work,
+                             std::function<Napi::Value(Napi::Env)> result) {
+    auto* worker = new RunWorker(env, run, run_object, std::move(work), std::move(result));
+    Napi::Promise promise = worker->deferred_.Promise();
+    worker->Queue();
+    return promise;
+  }
 
   void Execute() override {
     try {
-      if (from_) {
-        ex_->import_state(run_->state, k_ - 1, from_->features, from_->shapes, from_->logits, from_->confidence,
-                          from_->labels);
-      }
-      if (run_k_) result_ = ex_->run_stage(run_->state, k_, threshold_, need_);
-      labels_ = run_->state.labels;
-      confidence_ = run_->state.confidence;
+      work_();
     } catch (const std::exception& e) {
       SetError(e.what());
     }
   }
   void OnOK() override {
     run_->busy = false;
-    Napi::Env env = Env();
-    Napi::Object out = Napi::Object::New(env);
-    auto labels = Napi::Uint8Array::New(env, labels_.size());
-    std::memcpy(labels.Data(), labels_.data(), labels_.size());
-    auto confidence = Napi::Float32Array::New(env, confidence_.size());
-    std::memcpy(confidence.Data(), confidence_.data(), confidence_.size() * 4);
-    Napi::Array computed = Napi::Array::New(env, result_.computed.size());
-    for (size_t i = 0; i < result_.computed.size(); i++) computed.Set(uint32_t(i), Napi::Number::New(env, double(result_.computed[i])));
-    out.Set("labels", labels);
-    out.Set("confidence", confidence);
-    out.Set("computed", computed);
-    deferred_.Resolve(out);
+    deferred_.Resolve(result_(Env()));
   }
   void OnError(const Napi::Error& e) override {
     run_->busy = false;
@@ -230,71 +225,18 @@ class StageWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  std::shared_ptr<Executor> ex_;
   RunWrap* run_;
   Napi::ObjectReference run_ref_;
-  int k_;
-  float threshold_;
-  bool need_;
-  bool run_k_;
-  std::unique_ptr<Import> from_;
-  adpc::StageResult result_;
-  std::vector<uint8_t> labels_;
-  std::vector<float> confidence_;
+  std::function<void()> work_;
+  std::function<Napi::Value(Napi::Env)> result_;
 };
 
-class ExportWorker : public Napi::AsyncWorker {
- public:
-  ExportWorker(Napi::Env env, std::shared_ptr<Executor> ex, RunWrap* run, Napi::Object run_object)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), ex_(std::move(ex)), run_(run) {
-    run_ref_ = Napi::Persistent(run_object);
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      const RunState& s = run_->state;
-      features_.resize(s.feature_shapes.size());
-      std::vector<float*> f;
-      for (size_t i = 0; i < features_.size(); i++) {
-        features_[i].resize(s.feature_shapes[i].floats());
-        f.push_back(features_[i].data());
-      }
-      if (f.empty()) throw std::invalid_argument("export: the state holds no features");
-      logits_.resize(s.feature_shapes[0].positions() * size_t(ex_->classes()));
-      ex_->export_nchw(s, f, logits_.data());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    run_->busy = false;
-    Napi::Env env = Env();
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Array features = Napi::Array::New(env, features_.size());
-    for (size_t i = 0; i < features_.size(); i++) {
-      auto a = Napi::Float32Array::New(env, features_[i].size());
-      std::memcpy(a.Data(), features_[i].data(), features_[i].size() * 4);
-      features.Set(uint32_t(i), a);
-    }
-    auto logits = Napi::Float32Array::New(env, logits_.size());
-    std::memcpy(logits.Data(), logits_.data(), logits_.size() * 4);
-    out.Set("features", features);
-    out.Set("logits", logits);
-    deferred_.Resolve(out);
-  }
-  void OnError(const Napi::Error& e) override {
-    run_->busy = false;
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<Executor> ex_;
-  RunWrap* run_;
-  Napi::ObjectReference run_ref_;
-  std::vector<std::vector<float>> features_;
-  std::vector<float> logits_;
-};
+template <typename T, typename Typed>
+Typed copy_out(Napi::Env env, const std::vector<T>& v) {
+  Typed a = Typed::New(env, v.size());
+  std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
+  return a;
+}
 
 template <typename T>
 const T* typed_view(Import& from, const Napi::Value& v, napi_typedarray_type type, size_t expect, const char* what) {
@@ -315,6 +257,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
         InstanceMethod<&ExecutorWrap::RunStage>("runStage"),
         InstanceMethod<&ExecutorWrap::ImportState>("importState"),
         InstanceMethod<&ExecutorWrap::ExportState>("exportState"),
+        InstanceMethod<&ExecutorWrap::FullLabels>("fullLabels"),
         InstanceMethod<&ExecutorWrap::SetProfiling>("setProfiling"),
         InstanceMethod<&ExecutorWrap::Profile>("profile"),
     });
@@ -356,10 +299,10 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     return run;
   }
 
-  std::unique_ptr<Import> parse_import(const Napi::Value& v) {
+  std::shared_ptr<Import> parse_import(const Napi::Value& v) {
     if (!v.IsObject()) return nullptr;
     const Napi::Object f = v.As<Napi::Object>();
-    auto from = std::make_unique<Import>();
+    auto from = std::make_shared<Import>();
     const Napi::Array shapes = field(f, "shapes").As<Napi::Array>();
     const Napi::Array features = field(f, "features").As<Napi::Array>();
     if (shapes.Length() != features.Length() || shapes.Length() == 0) bad("from: features and shapes differ");
@@ -379,6 +322,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     return from;
   }
 
+  // Stage k on the run; `from` (stage k-1's onnxruntime outputs) is taken in first.
   Napi::Value RunStage(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     try {
@@ -388,31 +332,43 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       if (!info[2].IsNumber()) bad("threshold must be a number");
       const float threshold = float(info[2].As<Napi::Number>().DoubleValue());
       const bool need = info[3].ToBoolean().Value();
-      std::unique_ptr<Import> from = info.Length() > 4 ? parse_import(info[4]) : nullptr;
-      run->busy = true;
-      auto* worker = new StageWorker(env, ex_, run, info[0].As<Napi::Object>(), k, threshold, need, std::move(from));
-      Napi::Promise promise = worker->promise();
-      worker->Queue();
-      return promise;
+      std::shared_ptr<Import> from = info.Length() > 4 ? parse_import(info[4]) : nullptr;
+      auto out = std::make_shared<std::tuple<adpc::StageResult, std::vector<uint8_t>, std::vector<float>>>();
+      std::shared_ptr<Executor> ex = ex_;
+      return RunWorker::start(env, run, info[0].As<Napi::Object>(), [=] {
+        if (from) ex->import_state(run->state, k - 1, from->features, from->shapes, from->logits, from->confidence, from->labels);
+        std::get<0>(*out) = ex->run_stage(run->state, k, threshold, need);
+        std::get<1>(*out) = run->state.labels;
+        std::get<2>(*out) = run->state.confidence;
+      }, [=](Napi::Env e) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(e);
+        const auto& computed = std::get<0>(*out).computed;
+        Napi::Array counts = Napi::Array::New(e, computed.size());
+        for (size_t i = 0; i < computed.size(); i++) counts.Set(uint32_t(i), Napi::Number::New(e, double(computed[i])));
+        o.Set("labels", copy_out<uint8_t, Napi::Uint8Array>(e, std::get<1>(*out)));
+        o.Set("confidence", copy_out<float, Napi::Float32Array>(e, std::get<2>(*out)));
+        o.Set("computed", counts);
+        return o;
+      });
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
       return env.Undefined();
     }
   }
 
+  // Only takes stage k's outputs in (benchmarks time a stage without its import).
   Napi::Value ImportState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     try {
       if (info.Length() < 3) bad("importState(run, stage, from)");
       RunWrap* run = claim(info[0]);
       const int stage = integer(info[1], "stage");
-      std::unique_ptr<Import> from = parse_import(info[2]);
+      std::shared_ptr<Import> from = parse_import(info[2]);
       if (!from) bad("importState needs the stage's outputs");
-      run->busy = true;
-      auto* worker = new StageWorker(env, ex_, run, info[0].As<Napi::Object>(), stage + 1, 1.f, false, std::move(from), false);
-      Napi::Promise promise = worker->promise();
-      worker->Queue();
-      return promise;
+      std::shared_ptr<Executor> ex = ex_;
+      return RunWorker::start(env, run, info[0].As<Napi::Object>(), [=] {
+        ex->import_state(run->state, stage, from->features, from->shapes, from->logits, from->confidence, from->labels);
+      }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
       return env.Undefined();
@@ -423,11 +379,45 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     Napi::Env env = info.Env();
     try {
       RunWrap* run = claim(info[0]);
-      run->busy = true;
-      auto* worker = new ExportWorker(env, ex_, run, info[0].As<Napi::Object>());
-      Napi::Promise promise = worker->promise();
-      worker->Queue();
-      return promise;
+      auto out = std::make_shared<std::pair<std::vector<std::vector<float>>, std::vector<float>>>();
+      std::shared_ptr<Executor> ex = ex_;
+      return RunWorker::start(env, run, info[0].As<Napi::Object>(), [=] {
+        const RunState& s = run->state;
+        if (s.feature_shapes.empty()) throw std::invalid_argument("export: the state holds no features");
+        std::vector<float*> f;
+        out->first.resize(s.feature_shapes.size());
+        for (size_t i = 0; i < s.feature_shapes.size(); i++) {
+          out->first[i].resize(s.feature_shapes[i].floats());
+          f.push_back(out->first[i].data());
+        }
+        out->second.resize(s.feature_shapes[0].positions() * size_t(ex->classes()));
+        ex->export_nchw(s, f, out->second.data());
+      }, [=](Napi::Env e) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(e);
+        Napi::Array features = Napi::Array::New(e, out->first.size());
+        for (size_t i = 0; i < out->first.size(); i++) features.Set(uint32_t(i), copy_out<float, Napi::Float32Array>(e, out->first[i]));
+        o.Set("features", features);
+        o.Set("logits", copy_out<float, Napi::Float32Array>(e, out->second));
+        return o;
+      });
+    } catch (const std::exception& e) {
+      Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+
+  Napi::Value FullLabels(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      if (info.Length() < 3) bad("fullLabels(run, height, width)");
+      RunWrap* run = claim(info[0]);
+      const int h = integer(info[1], "height"), w = integer(info[2], "width");
+      auto out = std::make_shared<std::vector<uint8_t>>();
+      std::shared_ptr<Executor> ex = ex_;
+      return RunWorker::start(env, run, info[0].As<Napi::Object>(), [=] {
+        out->resize(size_t(h) * size_t(w));
+        ex->full_labels(run->state, h, w, out->data());
+      }, [=](Napi::Env e) -> Napi::Value { return copy_out<uint8_t, Napi::Uint8Array>(e, *out); });
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
       return env.Undefined();

@@ -24,7 +24,8 @@ void Buffer::resize(size_t floats) {
 
 namespace {
 
-constexpr size_t kChunk = 32;  // positions per parallel task
+constexpr size_t kChunk = 32;       // positions per parallel task
+constexpr size_t kConvChunk = 96;   // conv positions per task: whole register tiles of every kernel
 constexpr size_t kNone = std::numeric_limits<size_t>::max();
 
 // PyTorch's nearest source index (mode "nearest") for one axis.
@@ -57,6 +58,30 @@ void or_needed(Needed& dst, const Needed& src) {
   const uint8_t* x = src.bits.data();
   for (size_t q = 0; q < dst.bits.size(); q++) d[q] |= x[q];
   dst.any = true;
+}
+
+// map = map dilated by a (2r+1) x (2r+1) square, separably (rows, then columns)
+void dilate(uint8_t* map, int h, int w, int r, std::vector<uint8_t>& scratch) {
+  if (r <= 0) return;
+  scratch.resize(size_t(h) * w);
+  uint8_t* t = scratch.data();
+  for (int y = 0; y < h; y++) {
+    const uint8_t* m = map + size_t(y) * w;
+    uint8_t* o = t + size_t(y) * w;
+    for (int x = 0; x < w; x++) {
+      uint8_t v = 0;
+      for (int d = std::max(0, x - r); d <= std::min(w - 1, x + r); d++) v |= m[d];
+      o[x] = v;
+    }
+  }
+  for (int y = 0; y < h; y++) {
+    uint8_t* o = map + size_t(y) * w;
+    std::memset(o, 0, size_t(w));
+    for (int d = std::max(0, y - r); d <= std::min(h - 1, y + r); d++) {
+      const uint8_t* m = t + size_t(d) * w;
+      for (int x = 0; x < w; x++) o[x] |= m[x];
+    }
+  }
 }
 
 // in |= the input positions a conv reads to compute the output positions set in `computed`
@@ -130,10 +155,15 @@ void in_chunks(ThreadPool& pool, size_t count, size_t chunk, Fn fn) {
 
 }  // namespace
 
-struct Executor::Compiled {
-  Program prog;
+// Packed weights of a stage, shared by its programs of every size.
+struct Packs {
   std::vector<PackedConv> fused;   // per op: bias = pre + post (every needed position computed)
   std::vector<PackedConv> masked;  // per op: bias = pre (skipped positions filled afterwards)
+};
+
+struct Executor::Compiled {
+  Program prog;
+  std::shared_ptr<const Packs> packs;
   std::vector<std::vector<Bilinear>> bilinear;  // per op, per term (upsample terms and ops)
   std::vector<size_t> offset;      // per tensor: floats into the arena, kNone if bound to the run
   size_t arena_floats = 0;
@@ -154,7 +184,7 @@ struct Executor::Arena {
   std::vector<std::vector<int32_t>> computed, skipped, kept, needed_list;
   std::vector<const std::vector<int32_t>*> computed_of, skipped_of, kept_of, needed_of;
   std::vector<uint8_t> fused;                    // per conv op: no needed position is skipped
-  std::vector<uint8_t> footprint;
+  std::vector<uint8_t> footprint, rows_scratch;
 };
 
 namespace {
@@ -196,23 +226,32 @@ void plan_memory(Executor::Compiled& c) {
   }
 }
 
-std::unique_ptr<Executor::Compiled> compile(Program prog, Isa isa) {
+std::shared_ptr<const Packs> pack_weights(const Program& prog, Isa isa) {
+  auto packs = std::make_shared<Packs>();
+  packs->fused.resize(prog.ops.size());
+  packs->masked.resize(prog.ops.size());
+  for (size_t i = 0; i < prog.ops.size(); i++) {
+    const Op& op = prog.ops[i];
+    if (op.kind != OpKind::conv) continue;
+    const ConvSpec& s = op.conv;
+    const int taps = s.kernel * s.kernel;
+    std::vector<float> both(s.cout);
+    for (int n = 0; n < s.cout; n++) both[n] = s.pre_bias[n] + s.post_bias[n];
+    packs->fused[i] = pack_conv(s.weight.data(), both.data(), s.cout, s.cin, taps, isa);
+    if (s.fill_radius >= 0) packs->masked[i] = pack_conv(s.weight.data(), s.pre_bias.data(), s.cout, s.cin, taps, isa);
+  }
+  return packs;
+}
+
+std::unique_ptr<Executor::Compiled> compile(Program prog, std::shared_ptr<const Packs> packs) {
   prog.validate();
   auto c = std::make_unique<Executor::Compiled>();
-  c->fused.resize(prog.ops.size());
-  c->masked.resize(prog.ops.size());
+  c->packs = std::move(packs);
   c->bilinear.resize(prog.ops.size());
   for (size_t i = 0; i < prog.ops.size(); i++) {
     const Op& op = prog.ops[i];
     const Shape& out = prog.tensors[op.out];
-    if (op.kind == OpKind::conv) {
-      const ConvSpec& s = op.conv;
-      const int taps = s.kernel * s.kernel;
-      std::vector<float> both(s.cout);
-      for (int n = 0; n < s.cout; n++) both[n] = s.pre_bias[n] + s.post_bias[n];
-      c->fused[i] = pack_conv(s.weight.data(), both.data(), s.cout, s.cin, taps, isa);
-      if (s.fill_radius >= 0) c->masked[i] = pack_conv(s.weight.data(), s.pre_bias.data(), s.cout, s.cin, taps, isa);
-    } else if (op.kind == OpKind::upsample) {
+    if (op.kind == OpKind::upsample) {
       const Shape& in = prog.tensors[op.in];
       c->bilinear[i].push_back({bilinear_axis(in.h, out.h), bilinear_axis(in.w, out.w)});
     } else if (op.kind == OpKind::fuse_sum || op.kind == OpKind::concat_up) {
@@ -238,7 +277,9 @@ Executor::Executor(std::vector<Program> programs, int classes, Isa isa, int thre
     if (p.out_logits < 0 || p.out_logits >= int(p.tensors.size()) || p.tensors[p.out_logits].c != classes) {
       throw std::invalid_argument("native executor: logits channels != classes");
     }
-    stages_.push_back(compile(std::move(p), isa));
+    p.validate();
+    auto packs = pack_weights(p, isa);
+    stages_.push_back(compile(std::move(p), std::move(packs)));
   }
 }
 
@@ -253,17 +294,35 @@ const Program& Executor::program(int k) const {
   throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
 }
 
+const Executor::Compiled& Executor::compiled_for(int k, int quarter_h, int quarter_w) {
+  const Compiled* base = nullptr;
+  for (const auto& c : stages_) if (c->prog.stage == k) base = c.get();
+  if (!base) throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
+  const Shape& q = base->prog.tensors[base->prog.out_logits];
+  if (q.h == quarter_h && q.w == quarter_w) return *base;
+  for (const auto& c : sized_) {
+    const Shape& s = c->prog.tensors[c->prog.out_logits];
+    if (c->prog.stage == k && s.h == quarter_h && s.w == quarter_w) return *c;
+  }
+  if (sized_.size() >= 64) sized_.erase(sized_.begin());  // crops come in few sizes; bound the cache anyway
+  sized_.push_back(compile(base->prog.scaled(quarter_h, quarter_w), base->packs));
+  return *sized_.back();
+}
+
 void Executor::import_state(RunState& run, int stage, const std::vector<const float*>& features_nchw,
                             const std::vector<Shape>& shapes, const float* logits_nchw, const float* confidence,
                             const uint8_t* labels) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (features_nchw.size() != shapes.size() || shapes.empty()) throw std::invalid_argument("import: features and shapes differ");
   const Shape lo{classes_, shapes[0].h, shapes[0].w};
+  if (stage == 0 && (shapes[0].h % 4 != 0 || shapes[0].w % 4 != 0)) throw std::invalid_argument("import: the image size must be a multiple of 4");
   run.stage = stage;
+  run.quarter_h = stage == 0 ? shapes[0].h / 4 : shapes[0].h;
+  run.quarter_w = stage == 0 ? shapes[0].w / 4 : shapes[0].w;
   run.feature_shapes = shapes;
   run.features.resize(shapes.size());
   auto transpose = [&](const float* src, const Shape& s, float* dst) {
-    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { to_nhwc(src, s.positions(), s.c, b, e, dst); });
+    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { transpose_positions(src, s.positions(), s.c, b, e, dst, false); });
   };
   for (size_t i = 0; i < shapes.size(); i++) {
     run.features[i].resize(shapes[i].floats());
@@ -283,10 +342,21 @@ void Executor::export_nchw(const RunState& run, std::vector<float*> features, fl
     throw std::invalid_argument("export: the state holds " + std::to_string(run.feature_shapes.size()) + " features");
   }
   auto transpose = [&](const float* src, const Shape& s, float* dst) {
-    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { to_nchw(src, s.positions(), s.c, b, e, dst); });
+    in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { transpose_positions(src, s.positions(), s.c, b, e, dst, true); });
   };
   for (size_t i = 0; i < features.size(); i++) transpose(run.features[i].data(), run.feature_shapes[i], features[i]);
   transpose(run.logits.data(), Shape{classes_, run.feature_shapes[0].h, run.feature_shapes[0].w}, logits);
+}
+
+void Executor::full_labels(const RunState& run, int out_h, int out_w, uint8_t* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (run.stage < 1 || run.logits.size() < size_t(run.quarter_h) * run.quarter_w * classes_) {
+    throw std::invalid_argument("full labels: the run has no logits yet");
+  }
+  if (out_h < 1 || out_w < 1 || out_h > 16384 || out_w > 16384) throw std::invalid_argument("full labels: bad size");
+  const Bilinear b{bilinear_axis(run.quarter_h, out_h), bilinear_axis(run.quarter_w, out_w)};
+  const MapTerm logits{const_cast<float*>(run.logits.data()), run.quarter_h, run.quarter_w, classes_, &b};
+  in_chunks(pool_, size_t(out_h), 4, [&](size_t y0, size_t y1) { upsampled_argmax(logits, int(y0), int(y1), out_w, out); });
 }
 
 void Executor::set_profiling(bool on) {
@@ -383,11 +453,7 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
           a.computed_of[i] = a.needed_of[i];
           a.fused[i] = 1;
           if (N.all) in.set_all();
-          else if (!in.all) {
-            a.footprint.assign(os.positions(), 0);
-            for (int32_t q : *a.needed_of[i]) a.footprint[size_t(q)] = 1;
-            mark_footprint(a.footprint.data(), os, s, is, in);
-          }
+          else if (!in.all) mark_footprint(N.bits.data(), os, s, is, in);
           break;
         }
         const uint8_t* M = a.masks[op.mask].data();
@@ -404,37 +470,28 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
         C.clear();
         skipped.clear();
         kept.clear();
-        a.footprint.assign(os.positions(), 0);
-        const int r = s.fill_radius;
-        for (size_t q = 0; q < os.positions(); q++) {
-          const bool needed = N.bits[q];
-          bool compute = false;
-          if (M[q]) {
-            compute = needed;
-            for (int dy = -r; dy <= r && !compute; dy++) {  // a read, skipped neighbour's fill reads it
-              const int yy = int(q / os.w) + dy;
-              if (yy < 0 || yy >= os.h) continue;
-              for (int dx = -r; dx <= r; dx++) {
-                const int xx = int(q % os.w) + dx;
-                if (xx < 0 || xx >= os.w) continue;
-                const size_t nq = size_t(yy) * os.w + xx;
-                if (!M[nq] && N.bits[nq]) { compute = true; break; }
-              }
-            }
-          } else if (needed) {
-            skipped.push_back(int32_t(q));
-          }
-          if (compute) {
+        // bytewise over the map: read skipped positions, dilated by the fill's radius, say
+        // which masked positions a fill reads besides those read themselves
+        const size_t positions = os.positions();
+        auto& fillers = a.footprint;
+        fillers.resize(positions);
+        const uint8_t* Nb = N.bits.data();
+        for (size_t q = 0; q < positions; q++) fillers[q] = Nb[q] & uint8_t(M[q] ^ 1);
+        dilate(fillers.data(), os.h, os.w, s.fill_radius, a.rows_scratch);
+        for (size_t q = 0; q < positions; q++) fillers[q] = M[q] & (Nb[q] | fillers[q]);
+        for (size_t q = 0; q < positions; q++) {
+          if (fillers[q]) {
             C.push_back(int32_t(q));
-            a.footprint[q] = 1;
-            if (needed) kept.push_back(int32_t(q));
+            if (Nb[q]) kept.push_back(int32_t(q));
+          } else if (Nb[q]) {
+            skipped.push_back(int32_t(q));
           }
         }
         a.computed_of[i] = &C;
         a.skipped_of[i] = &skipped;
         a.kept_of[i] = &kept;
         a.fused[i] = skipped.empty() && kept.size() == C.size();
-        if (!in.all && !C.empty()) mark_footprint(a.footprint.data(), os, s, is, in);
+        if (!in.all && !C.empty()) mark_footprint(fillers.data(), os, s, is, in);
         break;
       }
       case OpKind::fuse_sum:
@@ -469,9 +526,8 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
 }
 
 StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features) {
-  Compiled* cp = nullptr;
-  for (const auto& c : stages_) if (c->prog.stage == k) cp = c.get();
-  if (!cp) throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
+  std::lock_guard<std::mutex> lock(mutex_);
+  Compiled* cp = const_cast<Compiled*>(&compiled_for(k, run.quarter_h, run.quarter_w));
   const Program& p = cp->prog;
   if (run.stage != k - 1) {
     throw std::invalid_argument("native executor: stage " + std::to_string(k) + " needs the state of stage " + std::to_string(k - 1));
@@ -485,7 +541,6 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
     if (a.c != b.c || a.h != b.h || a.w != b.w) throw std::invalid_argument("native executor: input feature shape differs from the program");
   }
 
-  std::lock_guard<std::mutex> lock(mutex_);
   if (!arena_) arena_ = std::make_unique<Arena>();
   Arena& a = *arena_;
   auto clock = std::chrono::steady_clock::now();
@@ -535,20 +590,34 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         const float* res = s.residual >= 0 ? ptr[s.residual] : nullptr;
         const bool fused = a.fused[i];
         const std::vector<int32_t>& C = *a.computed_of[i];
-        const PackedConv& pack = fused ? cp->fused[i] : cp->masked[i];
+        const PackedConv& pack = fused ? cp->packs->fused[i] : cp->packs->masked[i];
         const int taps = s.kernel * s.kernel;
         const float* zero = zero_row(size_t(s.cin));
-        in_chunks(pool_, C.size(), kChunk, [&](size_t begin, size_t end) {
-          const float* rows[kChunk * 9];
-          float* outs[kChunk];
-          const float* resid[kChunk];
+        ptrdiff_t tap_offset[9];
+        for (int ky = 0; ky < s.kernel; ky++)
+          for (int kx = 0; kx < s.kernel; kx++) tap_offset[ky * s.kernel + kx] = (ptrdiff_t(ky) * is.w + kx) * is.c;
+        const size_t quantum = conv_pixel_quantum(pack);
+        const size_t chunk = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
+        in_chunks(pool_, C.size(), chunk, [&](size_t begin, size_t end) {
+          const float* rows[kConvChunk * 9];
+          float* outs[kConvChunk];
+          const float* resid[kConvChunk];
           for (size_t j = begin; j < end; j++) {
             const int q = C[j], y = q / os.w, x = q % os.w;
             const float** r = rows + (j - begin) * taps;
+            const int y0 = y * s.stride - s.pad, x0 = x * s.stride - s.pad;
+            if (y0 >= 0 && x0 >= 0 && y0 + s.kernel <= is.h && x0 + s.kernel <= is.w) {
+              // inside the map: the taps are fixed offsets from the window's corner
+              const float* corner = in + (size_t(y0) * is.w + x0) * is.c;
+              for (int t = 0; t < taps; t++) r[t] = corner + tap_offset[t];
+              outs[j - begin] = out.data + size_t(q) * os.c;
+              if (res) resid[j - begin] = res + size_t(q) * os.c;
+              continue;
+            }
             for (int ky = 0; ky < s.kernel; ky++) {
-              const int yy = y * s.stride - s.pad + ky;
+              const int yy = y0 + ky;
               for (int kx = 0; kx < s.kernel; kx++) {
-                const int xx = x * s.stride - s.pad + kx;
+                const int xx = x0 + kx;
                 r[ky * s.kernel + kx] = (yy < 0 || yy >= is.h || xx < 0 || xx >= is.w)
                     ? zero : in + (size_t(yy) * is.w + xx) * is.c;
               }

@@ -39,7 +39,8 @@ class Buffer {
 
 // The state one frame carries from stage to stage.
 struct RunState {
-  int stage = 0;                    // last stage whose outputs these are (1 = imported from stage 1)
+  int stage = 0;                    // last stage whose outputs these are (0 = the image alone)
+  int quarter_h = 0, quarter_w = 0; // the frame's 1/4-resolution size: which program size runs
   std::vector<Shape> feature_shapes;
   std::vector<Buffer> features;     // NHWC
   Buffer logits;                    // merged logits, NHWC [h][w][classes]
@@ -78,6 +79,8 @@ class Executor {
   StageResult run_stage(RunState& run, int k, float threshold, bool need_features);
   // The state's features and logits as NCHW (for an onnxruntime stage after this one).
   void export_nchw(const RunState& run, std::vector<float*> features, float* logits);
+  // Labels at out_h x out_w from the merged logits upsampled bilinearly (align_corners false).
+  void full_labels(const RunState& run, int out_h, int out_w, uint8_t* out);
 
   // Per-op timing of every later run_stage (off by default: it costs a clock read per op).
   void set_profiling(bool on);
@@ -88,7 +91,10 @@ class Executor {
   struct Arena;
 
  private:
+  // stage k at the size it was exported for; other sizes (crops) compiled on first use
+  const Compiled& compiled_for(int k, int quarter_h, int quarter_w);
   std::vector<std::unique_ptr<Compiled>> stages_;
+  std::vector<std::unique_ptr<Compiled>> sized_;
   int classes_;
   Isa isa_;
   ThreadPool pool_;

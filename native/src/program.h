@@ -55,6 +55,11 @@ struct Program {
   // Throws std::invalid_argument naming the first inconsistency: a program that passes
   // never makes the executor read or write outside a tensor.
   void validate() const;
+
+  // The same program for an input of another size, given as the 1/4-resolution size (the
+  // logits'): every tensor scales by the same ratio. Throws if a tensor would not have an
+  // integer size (inputs must be multiples of the network's largest stride, 32).
+  Program scaled(int quarter_h, int quarter_w) const;
 };
 
 }  // namespace adpc

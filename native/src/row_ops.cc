@@ -168,6 +168,21 @@ ADPC_CLONES void upsample(Span span, MapRef out, const MapTerm& in) {
   }
 }
 
+ADPC_CLONES void upsampled_argmax(const MapTerm& logits, int y0, int y1, int out_w, uint8_t* out) {
+  float row[256];
+  for (int y = y0; y < y1; y++) {
+    for (int x = 0; x < out_w; x++) {
+      bilinear_into(logits, y, x, row, false);
+      float top = row[0];
+      int best = 0;
+      for (int k = 1; k < logits.c; k++) {
+        if (row[k] > top) { top = row[k]; best = k; }
+      }
+      out[size_t(y) * out_w + x] = uint8_t(best);
+    }
+  }
+}
+
 ADPC_CLONES void merge_logits(Span span, const float* head, float* logits, int classes, float* confidence, uint8_t* labels) {
   for (size_t i = span.begin; i < span.end; i++) {
     const size_t q = span.at(i);
@@ -185,28 +200,22 @@ ADPC_CLONES void merge_logits(Span span, const float* head, float* logits, int c
   }
 }
 
-ADPC_CLONES void to_nhwc(const float* nchw, size_t positions, int channels, size_t begin, size_t end, float* nhwc) {
+// Positions [begin, end) between NCHW and NHWC, in 16 x 16 tiles that stay in cache lines.
+ADPC_CLONES void transpose_positions(const float* src, size_t positions, int channels, size_t begin, size_t end,
+                                     float* dst, bool to_nchw) {
   constexpr size_t kTile = 16;
   const size_t cs = size_t(channels);
   for (size_t p0 = begin; p0 < end; p0 += kTile) {
     const size_t p1 = std::min(end, p0 + kTile);
     for (size_t c0 = 0; c0 < cs; c0 += kTile) {
       const size_t c1 = std::min(cs, c0 + kTile);
-      for (size_t c = c0; c < c1; c++)
-        for (size_t p = p0; p < p1; p++) nhwc[p * cs + c] = nchw[c * positions + p];
-    }
-  }
-}
-
-ADPC_CLONES void to_nchw(const float* nhwc, size_t positions, int channels, size_t begin, size_t end, float* nchw) {
-  constexpr size_t kTile = 16;
-  const size_t cs = size_t(channels);
-  for (size_t p0 = begin; p0 < end; p0 += kTile) {
-    const size_t p1 = std::min(end, p0 + kTile);
-    for (size_t c0 = 0; c0 < cs; c0 += kTile) {
-      const size_t c1 = std::min(cs, c0 + kTile);
-      for (size_t p = p0; p < p1; p++)
-        for (size_t c = c0; c < c1; c++) nchw[c * positions + p] = nhwc[p * cs + c];
+      if (to_nchw) {
+        for (size_t p = p0; p < p1; p++)
+          for (size_t c = c0; c < c1; c++) dst[c * positions + p] = src[p * cs + c];
+      } else {
+        for (size_t c = c0; c < c1; c++)
+          for (size_t p = p0; p < p1; p++) dst[p * cs + c] = src[c * positions + p];
+      }
     }
   }
 }

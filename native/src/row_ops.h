@@ -53,11 +53,14 @@ void concat_terms(Span span, MapRef out, const MapTerm* terms, size_t n);
 void avgpool2(Span span, MapRef out, const float* in, int in_w);
 void upsample(Span span, MapRef out, const MapTerm& in);
 
+// out[y][x] = argmax over channels of the bilinear upsampling of `logits` for rows [y0, y1)
+void upsampled_argmax(const MapTerm& logits, int y0, int y1, int out_w, uint8_t* out);
+
 // merged logits at the computed positions, with their confidence (max softmax) and label
 void merge_logits(Span span, const float* head, float* logits, int classes, float* confidence, uint8_t* labels);
 
-// NCHW <-> NHWC for positions [begin, end)
-void to_nhwc(const float* nchw, size_t positions, int channels, size_t begin, size_t end, float* nhwc);
-void to_nchw(const float* nhwc, size_t positions, int channels, size_t begin, size_t end, float* nchw);
+// NHWC -> NCHW (to_nchw) or back, for positions [begin, end)
+void transpose_positions(const float* src, size_t positions, int channels, size_t begin, size_t end, float* dst,
+                         bool to_nchw);
 
 }  // namespace adpc

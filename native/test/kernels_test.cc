@@ -1,6 +1,7 @@
 // Every ISA's kernels against naive references; the thread pool's guarantees.
 // Prints one line per group and a closing `N passed, M failed`; exits 1 on any failure.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -116,13 +117,16 @@ void run_conv_case(const ConvCase& k, const std::vector<Isa>& isas, std::vector<
   for (float& w : weight) w = uniform(-1, 1);
   std::vector<float> bias(k.cout);
   for (float& b : bias) b = uniform(-1, 1);
-  // A pool of input rows at odd offsets; taps pick from it or the zero row.
+  // A pool of input rows, each unaligned and ending where its allocation ends (so that a
+  // sanitizer build sees any read past a row); taps pick from it or the zero row.
   const size_t pool = std::max<size_t>(4, k.npix);
-  std::vector<float> inbuf(pool * (k.cin + 1) + 8);
-  for (float& x : inbuf) x = uniform(-1, 1);
+  std::vector<std::vector<float>> inrows(pool, std::vector<float>(k.cin + 1));
+  for (auto& r : inrows) {
+    for (float& x : r) x = uniform(-1, 1);
+  }
   std::vector<const float*> in(k.npix * k.taps);
   for (const float*& p : in) {
-    p = pick(0, 9) == 0 ? zero_row(k.cin) : inbuf.data() + pick(0, static_cast<int>(pool) - 1) * (k.cin + 1) + 1;
+    p = pick(0, 9) == 0 ? zero_row(k.cin) : inrows[pick(0, static_cast<int>(pool) - 1)].data() + 1;
   }
   GuardedRows resrows(k.npix, k.cout);
   for (size_t i = 0; i < k.npix; ++i) {
@@ -206,6 +210,15 @@ void test_conv_rows(const std::vector<Isa>& isas) {
                          static_cast<Residual>(round++ % 3)};
         run_conv_case(k, isas, groups);
       }
+    }
+  }
+  // Reductions long enough to run in several panels (taps in groups, channels split per tap),
+  // with every residual mode: the residual must enter before a partial sum overwrites it.
+  const std::array<int, 3> long_reductions[] = {{64, 240, 9}, {64, 64, 9}, {40, 300, 1}, {17, 200, 9}};
+  for (const auto& dims : long_reductions) {
+    for (int mode = 0; mode < 3; ++mode) {
+      const ConvCase k{dims[0], dims[1], dims[2], 30, true, mode != 1, false, static_cast<Residual>(mode)};
+      run_conv_case(k, isas, groups);
     }
   }
   // The explicit edge cases: nothing, one pixel, a longer run over every flag combination.

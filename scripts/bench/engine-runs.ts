@@ -152,10 +152,19 @@ async function interleave(arms: Arm[], images: SplitImage[], repeats: number, la
   let n = 0;
   for (let r = 0; r < repeats; r++) {
     for (const image of images) {
-      for (const arm of orders[n++ % orders.length]!) await arm.run(image);
+      for (const arm of orders[n++ % orders.length]!) {
+        await arm.run(image);
+        await settle();
+      }
       progress.tick();
     }
   }
+}
+
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 0);
+/** Idles between runs so that one configuration's spinning threads do not run into the next's time. */
+function settle(): Promise<void> {
+  return SETTLE_MS > 0 ? new Promise((r) => setTimeout(r, SETTLE_MS)) : Promise.resolve();
 }
 
 export async function sideBySide(engine: AnytimeEngine, images: SplitImage[], threads: number, repeats: number) {

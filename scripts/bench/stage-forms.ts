@@ -70,6 +70,7 @@ export async function timeStageForms(bundle: LoadedBundle, chains: StageChain[],
             await native.importState(run, 0, imageImport(chain.image));
             await native.runStage(run, 1, 1, true);
           });
+          native.releaseRun(run);
         } else {
           const session = bundle.stages[0]!.masked.session;
           times = await timed(repeats, () => session.run({ image: chain.image }));
@@ -96,6 +97,7 @@ export async function timeStageForms(bundle: LoadedBundle, chains: StageChain[],
           await native.runStage(run, k, threshold, k < 4);
           if (r > 0) times.push(performance.now() - started);
         }
+        native.releaseRun(run);
       } else {
         const session = bundle.stages[k - 1]![form]!.session;
         const input = Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]!]));

@@ -6,9 +6,10 @@
 
 import { z } from 'zod';
 import { STAGE_FORMS } from '../../src/bundle/crossovers.js';
-import { BudgetSchema, STOP_REASONS } from '../../src/engine/budget.js';
+import { BudgetSchema } from '../../src/engine/budget.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { SUMMARY_LEVELS } from '../../src/output/class-summary.js';
+import type { FrameStop } from '../frame-runner.js';
 import { PROTOCOL_VERSION } from '../stream/frame-message.js';
 import { StreamOptions } from '../stream/stream-session.js';
 
@@ -33,6 +34,9 @@ function fromZod(schema: z.ZodType, description: string): Schema {
   return { description, ...rest };
 }
 
+/** Every way a frame can end, exactly the FrameStop type's (the compiler holds the two equal). */
+const FRAME_STOPS = Object.keys({ final_exit: 1, max_exit: 1, gflops: 1, deadline: 1, cancelled: 1, superseded: 1 } satisfies Record<FrameStop, 1>);
+
 const captureTs: Schema = {
   description: 'the capture timestamp the client sent with the frame, echoed unchanged (present only when sent)',
   oneOf: [{ type: 'number' }, { type: 'string', maxLength: 64 }],
@@ -49,7 +53,7 @@ const exitFields: Record<string, Schema> = {
   cumulative_gflops: num(),
   computed_share: { type: 'number', minimum: 0, maximum: 1 },
   timing_ms: timing,
-  stop: { enum: [...STOP_REASONS, 'superseded', null], description: 'why the frame ends here; null while more exits follow' },
+  stop: { enum: [...FRAME_STOPS, null], description: 'why the frame ends here; null while more exits follow' },
   summary: { oneOf: [ref('ClassSummary'), { type: 'null' }], description: 'null unless a summary was asked for' },
 };
 

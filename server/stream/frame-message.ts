@@ -13,7 +13,6 @@
 // (src/errors.ts) that names the frame id whenever the header got that far. The message size
 // itself is bounded before parsing (ws closes an oversized message with 1009).
 
-import { z } from 'zod';
 import { parseBudget, type Budget } from '../../src/engine/budget.js';
 import { isAdpcError, type ErrorCode } from '../../src/errors.js';
 import { checkRawFrame, type FrameBounds } from '../../src/image/preprocess.js';
@@ -28,8 +27,12 @@ export const FRAME_FORMATS = ['encoded', 'rgb', 'rgba'] as const;
 export type FrameFormat = (typeof FRAME_FORMATS)[number];
 
 /** The client's capture timestamp: opaque to the server, echoed as sent in every answer for the frame. */
-export const CaptureTsSchema = z.union([z.number().finite(), z.string().max(64)]);
-export type CaptureTs = z.infer<typeof CaptureTsSchema>;
+export type CaptureTs = number | string;
+
+/** A finite number, or a string of at most 64 characters (checked by hand: browser clients bundle this module). */
+export function isCaptureTs(value: unknown): value is CaptureTs {
+  return (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.length <= 64);
+}
 
 export interface FrameMessage {
   readonly frameId: number;
@@ -84,9 +87,8 @@ export function parseFrameMessage(data: Uint8Array, bounds: FrameBounds): ParseR
     let fields = json;
     if (json !== null && typeof json === 'object' && !Array.isArray(json) && 'capture_ts' in json) {
       const { capture_ts: given, ...rest } = json as Record<string, unknown>;
-      const parsed = CaptureTsSchema.safeParse(given);
-      if (!parsed.success) return fail('OPTION_INVALID', 'capture_ts must be a finite number or a string of at most 64 characters', frameId);
-      captureTs = parsed.data;
+      if (!isCaptureTs(given)) return fail('OPTION_INVALID', 'capture_ts must be a finite number or a string of at most 64 characters', frameId);
+      captureTs = given;
       fields = rest;
     }
     try {

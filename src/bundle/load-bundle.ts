@@ -22,6 +22,8 @@ export interface LoadedBundle {
   readonly dir: string;
   readonly manifest: BundleManifest;
   readonly stages: readonly StageSessions[];
+  /** Merged logits -> labels at the input size, upsampled bilinearly. */
+  readonly fullLabels: LoadedSession;
   readonly provider: string;
   readonly native: NativeExecutor | null;
   /** Why the native executor does not run, when it does not (null when it runs). */
@@ -73,10 +75,11 @@ export function stageForms(bundle: Pick<LoadedBundle, 'stages' | 'native'>, k: n
 export async function loadBundle(dir: string, options: BundleOptions = {}): Promise<LoadedBundle> {
   const manifest = await readManifest(dir);
   const opened: LoadedSession[] = [];
-  const open = async (stage: StageManifest, fileName: string, exactInputs: boolean): Promise<LoadedSession> => {
+  type GraphSpec = Pick<StageManifest, 'index' | 'inputs' | 'outputs'>;
+  const open = async (stage: GraphSpec, fileName: string, exactInputs: boolean): Promise<LoadedSession> => {
     const file = join(dir, fileName);
     await access(file).catch((cause: unknown) => {
-      throw new AdpcError('BUNDLE_NOT_FOUND', `${file}: graph file of stage ${stage.index} is missing`, { cause });
+      throw new AdpcError('BUNDLE_NOT_FOUND', `${file}: graph file ${stage.index ? `of stage ${stage.index} ` : ''}is missing`, { cause });
     });
     const loaded = await createSession(file, {
       // once a provider started for stage 1, the others must use the same one
@@ -95,6 +98,7 @@ export async function loadBundle(dir: string, options: BundleOptions = {}): Prom
     return loaded;
   };
   const stages: StageSessions[] = [];
+  let fullLabels: LoadedSession;
   try {
     await access(join(dir, manifest.weights)).catch((cause: unknown) => {
       throw new AdpcError('BUNDLE_NOT_FOUND', `${join(dir, manifest.weights)}: the bundle's weights file is missing`, { cause });
@@ -106,6 +110,7 @@ export async function loadBundle(dir: string, options: BundleOptions = {}): Prom
         ...(stage.sparse_file ? { sparse: await open(stage, stage.sparse_file, true) } : {}),
       });
     }
+    fullLabels = await open({ index: 0, ...manifest.full_labels }, manifest.full_labels.file, true);
   } catch (e) {
     await Promise.all(opened.map(releaseSession));
     throw e;
@@ -125,12 +130,13 @@ export async function loadBundle(dir: string, options: BundleOptions = {}): Prom
     dir,
     manifest,
     stages,
+    fullLabels,
     provider,
     native,
     nativeUnavailable,
     crossovers,
     close: async () => {
-      await Promise.all(stages.flatMap((s) => [s.masked, s.plain, s.sparse]).filter((s) => s !== undefined).map(releaseSession));
+      await Promise.all([fullLabels, ...stages.flatMap((s) => [s.masked, s.plain, s.sparse])].filter((s) => s !== undefined).map(releaseSession));
     },
   };
 }

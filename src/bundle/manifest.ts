@@ -98,6 +98,8 @@ export const ManifestSchema = z.strictObject({
   stages: z.array(Stage).length(4),
   /** The plain HRNet without exits: what a user would otherwise run. */
   baseline: z.strictObject({ file: z.string(), gflops: z.number().nonnegative(), inputs: z.array(TensorSpec), outputs: z.array(TensorSpec) }),
+  /** Labels at the input size from merged logits upsampled bilinearly (any stage's `logits` in). */
+  full_labels: z.strictObject({ file: z.string().min(1), inputs: z.array(TensorSpec).length(1), outputs: z.array(TensorSpec).length(1) }),
   /** The shared weights file every graph's external data and the native programs point into. */
   weights: z.string().min(1),
   /** Layer programs of the masked stages for the native executor (native.json). */

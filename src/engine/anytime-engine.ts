@@ -42,6 +42,8 @@ export interface ExitResult {
   readonly height: number;
   /** Max softmax probability per output pixel, when asked for. */
   readonly confidence?: Float32Array;
+  /** Labels at the input size from the logits upsampled bilinearly, when asked for. */
+  readonly fullLabels?: { readonly labels: Uint8Array; readonly width: number; readonly height: number };
   readonly gflops: number;
   readonly cumulativeGflops: number;
   /** Share of 1/4-resolution positions this stage computed (1 for stage 1). */
@@ -59,6 +61,13 @@ export interface RunOptions {
   /** performance.now() at the frame's arrival: deadlines count from here. */
   arrivedAt?: number;
   withConfidence?: boolean;
+  /** Also give each exit's labels at the input size from its logits upsampled bilinearly. */
+  fullLabels?: boolean;
+  /**
+   * Run a crop of this size instead of the bundle's input size (region reuse): multiples of
+   * 32, at most the input size; needs the native executor (see regionsSupported()).
+   */
+  size?: { height: number; width: number };
   /** Waits for the device before each stage; the returned function frees it. */
   acquire?: (stage: number) => Promise<() => void>;
 }
@@ -141,6 +150,11 @@ export class AnytimeEngine {
     };
   }
 
+  /** Whether run() takes crops (`size`): the native executor runs every stage here. */
+  regionsSupported(): boolean {
+    return [1, 2, 3, 4].every((k) => this.bundle.native?.stages.includes(k));
+  }
+
   /** Which form runs stage k when `share` of its positions will be computed. */
   private formFor(k: number, share: number, pinned: EngineOptions['forms']): StageForm {
     const pin = pinned?.[k as 1 | 2 | 3 | 4];
@@ -148,8 +162,8 @@ export class AnytimeEngine {
     return chooseForm(this.bundle.crossovers, k, share, stageForms(this.bundle, k));
   }
 
-  private timer(k: number, form: StageForm): StageTimer {
-    const key = `${k}:${form}`;
+  private timer(k: number, form: StageForm, size: { height: number; width: number }): StageTimer {
+    const key = `${k}:${form}:${size.height}x${size.width}`;
     let timer = this.timers.get(key);
     if (!timer) this.timers.set(key, (timer = new StageTimer()));
     return timer;
@@ -184,56 +198,86 @@ export class AnytimeEngine {
     const threshold = budget.threshold ?? m.threshold;
     const maxExit = budget.max_exit ?? EXITS;
     const arrivedAt = options.arrivedAt ?? performance.now();
-    let carried: Carried = { kind: 'ort', outputs: { image: floatTensor(input, [1, 3, m.input.height, m.input.width]) } };
+    const size = options.size ?? m.input;
+    if (options.size) {
+      if (!this.regionsSupported()) throw new RangeError(`crops need the native executor (${this.bundle.nativeUnavailable ?? 'it has no program for every stage'})`);
+      const { height, width } = options.size;
+      if (![height, width].every((v) => Number.isInteger(v) && v >= 32 && v % 32 === 0) || height > m.input.height || width > m.input.width) {
+        throw new RangeError(`a crop is ${height}x${width}: sides must be multiples of 32, at most ${m.input.height}x${m.input.width}`);
+      }
+      // the onnxruntime graphs have the input size built in: a crop runs natively throughout
+      pinned = { 1: 'native', 2: 'native', 3: 'native', 4: 'native' };
+    }
+    if (input.length !== 3 * size.height * size.width) throw new RangeError(`input has ${input.length} values, a ${size.height}x${size.width} image needs ${3 * size.height * size.width}`);
+    const stride = m.output.stride;
+    // the costs in the manifest are for the input size: a crop has that share of every position
+    const area = (size.height * size.width) / (m.input.height * m.input.width);
+    let carried: Carried = { kind: 'ort', outputs: { image: floatTensor(input, [1, 3, size.height, size.width]) } };
     let nativeRun: NativeRun | null = null;
     let cumulative = 0;
     let expectedShare = 1;
 
-    for (let k = 1; k <= EXITS; k++) {
-      const stage = m.stages[k - 1]!;
-      if (k > 1 && options.signal?.aborted) return 'cancelled';
-      const form = this.formFor(k, expectedShare, pinned);
-      const release = await options.acquire?.(k);
-      const started = performance.now();
-      let out: StageOutput;
-      try {
-        if (form === 'native') {
-          nativeRun ??= this.bundle.native!.newRun();
-          out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit);
-        } else {
-          out = await this.runOrt(k, form, carried, nativeRun, threshold);
+    try {
+      for (let k = 1; k <= EXITS; k++) {
+        const stage = m.stages[k - 1]!;
+        if (k > 1 && options.signal?.aborted) return 'cancelled';
+        const form = this.formFor(k, expectedShare, pinned);
+        const release = await options.acquire?.(k);
+        // the wait for the device may have eaten the time the check before it counted on
+        if (k > 1 && release && budget.deadline_ms !== undefined && this.lateFor(k, form, size, expectedShare, arrivedAt, budget.deadline_ms)) {
+          release();
+          return 'deadline';
         }
-      } finally {
-        release?.();
+        const started = performance.now();
+        let out: StageOutput;
+        let fullLabels: Uint8Array | undefined;
+        try {
+          if (form === 'native') {
+            nativeRun ??= this.bundle.native!.newRun();
+            out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit);
+          } else {
+            out = await this.runOrt(k, form, carried, nativeRun, threshold);
+          }
+          if (options.fullLabels) {
+            fullLabels = out.carried.kind === 'native'
+              ? await this.bundle.native!.fullLabels(nativeRun!, size.height, size.width)
+              : (await this.bundle.fullLabels.session.run({ logits: out.carried.outputs.logits! })).labels_full!.data as Uint8Array;
+          }
+        } finally {
+          release?.();
+        }
+        const computeMs = performance.now() - started;
+        carried = out.carried;
+
+        const shares = out.computed === null ? null : sharesFromCounts(stage, out.computed, area);
+        const share = shares?.[0] ?? 1;
+        this.timer(k, form, size).observe(share, computeMs);
+        const gflops = stageGflops(stage, shares, area);
+        cumulative += gflops;
+
+        expectedShare = shareAtOrBelow(out.confidence, threshold);
+        const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned, size, area });
+        yield {
+          exit: k,
+          exits: EXITS,
+          labels: out.labels,
+          width: size.width / stride,
+          height: size.height / stride,
+          ...(options.withConfidence ? { confidence: out.confidence } : {}),
+          ...(fullLabels ? { fullLabels: { labels: fullLabels, width: size.width, height: size.height } } : {}),
+          gflops,
+          cumulativeGflops: cumulative,
+          computedShare: share,
+          computeMs,
+          form,
+          stop,
+        };
+        if (stop !== null) return stop;
       }
-      const computeMs = performance.now() - started;
-      carried = out.carried;
-
-      const shares = out.computed === null ? null : sharesFromCounts(stage, out.computed);
-      const share = shares?.[0] ?? 1;
-      this.timer(k, form).observe(share, computeMs);
-      const gflops = stageGflops(stage, shares);
-      cumulative += gflops;
-
-      expectedShare = shareAtOrBelow(out.confidence, threshold);
-      const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned });
-      yield {
-        exit: k,
-        exits: EXITS,
-        labels: out.labels,
-        width: m.output.width,
-        height: m.output.height,
-        ...(options.withConfidence ? { confidence: out.confidence } : {}),
-        gflops,
-        cumulativeGflops: cumulative,
-        computedShare: share,
-        computeMs,
-        form,
-        stop,
-      };
-      if (stop !== null) return stop;
+      return 'final_exit';
+    } finally {
+      if (nativeRun) this.bundle.native!.releaseRun(nativeRun);
     }
-    return 'final_exit';
   }
 
   private async runOrt(k: number, form: Exclude<StageForm, 'native'>, carried: Carried, nativeRun: NativeRun | null, threshold: number): Promise<StageOutput> {
@@ -278,21 +322,23 @@ export class AnytimeEngine {
   /** Why not to run stage `next`, or null to go on. */
   private stopBefore(next: number, s: {
     maxExit: number; budget: Budget; cumulative: number; arrivedAt: number; share: number;
-    signal?: AbortSignal; pinned: EngineOptions['forms'];
+    signal?: AbortSignal; pinned: EngineOptions['forms']; size: { height: number; width: number }; area: number;
   }): StopReason | null {
     if (next > s.maxExit) return 'max_exit';
     if (s.signal?.aborted) return 'cancelled';
     const stage = this.manifest.stages[next - 1]!;
     if (s.budget.gflops !== undefined) {
-      const predicted = stageGflops(stage, stage.masked_resolutions.map(() => s.share));
+      const predicted = stageGflops(stage, stage.masked_resolutions.map(() => s.share), s.area);
       if (s.cumulative + predicted > s.budget.gflops) return 'gflops';
     }
-    if (s.budget.deadline_ms !== undefined) {
-      const predicted = this.timer(next, this.formFor(next, s.share, s.pinned)).predict(s.share);
-      const elapsed = performance.now() - s.arrivedAt;
-      if (elapsed + (Number.isNaN(predicted) ? 0 : predicted) > s.budget.deadline_ms) return 'deadline';
-    }
+    if (s.budget.deadline_ms !== undefined && this.lateFor(next, this.formFor(next, s.share, s.pinned), s.size, s.share, s.arrivedAt, s.budget.deadline_ms)) return 'deadline';
     return null;
+  }
+
+  /** Whether stage k, started now, is predicted to end after the deadline. */
+  private lateFor(k: number, form: StageForm, size: { height: number; width: number }, share: number, arrivedAt: number, deadlineMs: number): boolean {
+    const predicted = this.timer(k, form, size).predict(share);
+    return performance.now() - arrivedAt + (Number.isNaN(predicted) ? 0 : predicted) > deadlineMs;
   }
 
   async close(): Promise<void> {

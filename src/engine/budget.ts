@@ -16,8 +16,7 @@ export const BudgetSchema = z.object({
 
 export type Budget = z.infer<typeof BudgetSchema>;
 
-export const STOP_REASONS = ['final_exit', 'max_exit', 'gflops', 'deadline', 'cancelled'] as const;
-export type StopReason = (typeof STOP_REASONS)[number];
+export type StopReason = 'final_exit' | 'max_exit' | 'gflops' | 'deadline' | 'cancelled';
 
 export function parseBudget(value: unknown): Budget {
   const parsed = BudgetSchema.safeParse(value ?? {});

@@ -7,12 +7,17 @@ import type { StageManifest } from '../bundle/manifest.js';
 const FILL_TAPS = 49;
 const GIGA = 1024 ** 3;
 
-/** Computed share at each masked resolution, from the graph's counts. */
-export function sharesFromCounts(stage: StageManifest, computed: ArrayLike<bigint | number>): number[] {
-  return stage.masked_resolutions.map(([h, w], i) => Number(computed[i] ?? 0) / (h * w));
+/** Computed share at each masked resolution, from the graph's counts; `area` < 1 for a crop of that share of the input. */
+export function sharesFromCounts(stage: StageManifest, computed: ArrayLike<bigint | number>, area = 1): number[] {
+  return stage.masked_resolutions.map(([h, w], i) => Number(computed[i] ?? 0) / (h * w * area));
 }
 
-export function stageGflops(stage: StageManifest, shares: readonly number[] | null): number {
+/** GFLOPs of a stage at those shares; a crop covering `area` of the input costs that share of it. */
+export function stageGflops(stage: StageManifest, shares: readonly number[] | null, area = 1): number {
+  return area * inputGflops(stage, shares);
+}
+
+function inputGflops(stage: StageManifest, shares: readonly number[] | null): number {
   if (shares === null || stage.masked_resolutions.length === 0) return stage.dense_gflops;
   let total = stage.unmasked_gflops;
   stage.masked_resolutions.forEach(([h, w], i) => {

@@ -89,6 +89,7 @@ interface AddonExecutor {
   runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport): Promise<NativeStageResult>;
   importState(run: NativeRun, k: number, from: NativeImport): Promise<unknown>;
   exportState(run: NativeRun): Promise<{ features: Float32Array[]; logits: Float32Array }>;
+  fullLabels(run: NativeRun, height: number, width: number): Promise<Uint8Array>;
   setProfiling(on: boolean): void;
   profile(k: number): OpTiming[];
 }
@@ -126,7 +127,12 @@ export function nativeUnavailable(): string | null {
   return loadAddon() ? null : addonProblem;
 }
 
+/** Runs kept for reuse: a fresh run's buffers cost page faults on first touch (about 1 ms a frame). */
+const SPARE_RUNS = 8;
+
 export class NativeExecutor {
+  private readonly spare: NativeRun[] = [];
+
   private constructor(private readonly ex: AddonExecutor, private readonly programs: readonly NativeStageProgram[]) {}
 
   /** The stages it has programs for. */
@@ -188,8 +194,14 @@ export class NativeExecutor {
     return this.ex.threads;
   }
 
+  /** A run for one frame: a released one when there is one. */
   newRun(): NativeRun {
-    return this.ex.newRun();
+    return this.spare.pop() ?? this.ex.newRun();
+  }
+
+  /** Gives a finished frame's run back for the next frame (its state is overwritten then). */
+  releaseRun(run: NativeRun): void {
+    if (this.spare.length < SPARE_RUNS && !this.spare.includes(run)) this.spare.push(run);
   }
 
   /** Runs stage k on the run's state; `from` when stage k-1 ran in onnxruntime. */
@@ -200,6 +212,11 @@ export class NativeExecutor {
   /** Takes stage k's onnxruntime outputs into the run (benchmarks time the import apart). */
   async importState(run: NativeRun, k: number, from: NativeImport): Promise<void> {
     await this.ex.importState(run, k, from);
+  }
+
+  /** Labels at height x width from the run's merged logits upsampled bilinearly (the paper's protocol). */
+  fullLabels(run: NativeRun, height: number, width: number): Promise<Uint8Array> {
+    return this.ex.fullLabels(run, height, width);
   }
 
   /** The run's features and merged logits as NCHW, for an onnxruntime stage after a native one. */

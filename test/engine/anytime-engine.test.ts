@@ -145,6 +145,24 @@ describe('AnytimeEngine', () => {
     expect(roomy.at(-1)!.stop).toBe('final_exit');
   });
 
+  it('stops at the deadline when waiting for the device ate the time left', async () => {
+    // stage 2 is granted the device only after the deadline has passed
+    let gate: (() => void) | undefined;
+    const acquire = async (stage: number) => {
+      if (stage === 2) await new Promise<void>((resolve) => (gate = resolve));
+      return () => undefined;
+    };
+    const gen = engine.run(image, { budget: { deadline_ms: 25 }, acquire, arrivedAt: performance.now() });
+    const first = await gen.next();
+    expect(first.value).toMatchObject({ exit: 1, stop: null });
+    const second = gen.next();
+    while (!gate) await new Promise((r) => setImmediate(r));
+    const waitUntil = performance.now() + 30;
+    while (performance.now() < waitUntil) await new Promise((r) => setTimeout(r, 5));
+    gate();
+    expect(await second).toEqual({ done: true, value: 'deadline' });
+  });
+
   it('is cancelled between stages by an AbortSignal', async () => {
     const controller = new AbortController();
     const gen = engine.run(image, { signal: controller.signal });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BUNDLE } from '../../src/bundle/default-bundle.js';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { nextStageInputs } from '../../src/bundle/stage-io.js';
+import { AnytimeEngine, type ExitResult, type RunOptions } from '../../src/engine/anytime-engine.js';
 import { nativeImportOf, nativeUnavailable, type NativeExecutor } from '../../src/native/native-executor.js';
 import { equalShare, readReference, readReferenceIndex, type ReferenceIndex } from '../helpers/reference.js';
 import { exportTinyBundle } from '../helpers/tiny-bundle.js';
@@ -186,4 +187,61 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
         expectClose(await both(k, withMask(k, mask), 0.5), `stage ${k}, density ${density.toFixed(2)}, blocks ${block}`);
       }), { numRuns: runs, seed: 1 });
   }, 180_000);
+});
+
+describe.runIf(nativeUnavailable() === null)('crops (region reuse) and full-resolution labels through the engine', () => {
+  let full: string;
+  let crop: string;
+  let engine: AnytimeEngine;
+  let cropEngine: AnytimeEngine;
+  beforeAll(async () => {
+    full = exportTinyBundle(64, 128);
+    crop = exportTinyBundle(32, 64);
+    engine = await AnytimeEngine.load(full, { threads: 1 });
+    cropEngine = await AnytimeEngine.load(crop, { threads: 1, native: false });
+  }, 180_000);
+  afterAll(async () => {
+    await engine?.close();
+    await cropEngine?.close();
+    for (const d of [full, crop]) if (d) rmSync(dirname(d), { recursive: true, force: true });
+  });
+
+  it('runs a crop as onnxruntime runs the same weights exported at the crop size', async () => {
+    expect(engine.regionsSupported()).toBe(true);
+    const index = readReferenceIndex(crop);
+    const image = readReference(crop, index, 'image').data as Float32Array;
+    const threshold = engine.manifest.threshold;
+    const collect = async (e: AnytimeEngine, opts: RunOptions) => { const out: ExitResult[] = []; for await (const r of e.run(image, opts)) out.push(r); return out; };
+    const native = await collect(engine, { size: { height: 32, width: 64 }, budget: { threshold } });
+    const reference = await collect(cropEngine, { budget: { threshold } });
+    expect(native.map((r) => r.form)).toEqual(['native', 'native', 'native', 'native']);
+    expect(native.map((r) => [r.width, r.height])).toEqual(reference.map((r) => [r.width, r.height]));
+    const labels = (r: ExitResult) => new ort.Tensor('uint8', r.labels, [r.labels.length]);
+    native.forEach((r, i) => {
+      expect(equalShare(labels(r), labels(reference[i]!)), `exit ${r.exit}`).toBeGreaterThanOrEqual(0.9999);
+      expect(r.computedShare).toBeCloseTo(reference[i]!.computedShare, 9);
+      // each bundle rounds its costs to 6 decimals
+      expect(r.cumulativeGflops).toBeCloseTo(reference[i]!.cumulativeGflops, 5);
+    });
+    await expect(collect(engine, { size: { height: 48, width: 64 } })).rejects.toThrow(/multiples of 32/);
+    await expect(collect(cropEngine, { size: { height: 32, width: 32 } })).rejects.toThrow(/native executor/);
+  }, 60_000);
+
+  it('gives labels at the input size from bilinear logits, natively and in onnxruntime', async () => {
+    const index = readReferenceIndex(full);
+    const image = readReference(full, index, 'image').data as Float32Array;
+    const want = readReference(full, index, 'stage4.labels_full');
+    const threshold = engine.manifest.threshold;
+    const ortOnly = await AnytimeEngine.load(full, { threads: 1, native: false, warmup: false });
+    try {
+      for (const e of [engine, ortOnly]) {
+        let last: ExitResult | undefined;
+        for await (const r of e.run(image, { fullLabels: true, budget: { threshold } })) last = r;
+        expect([last!.fullLabels!.width, last!.fullLabels!.height]).toEqual([128, 64]);
+        expect(equalShare(new ort.Tensor('uint8', last!.fullLabels!.labels, want.dims), want)).toBeGreaterThanOrEqual(0.9999);
+      }
+    } finally {
+      await ortOnly.close();
+    }
+  }, 60_000);
 });

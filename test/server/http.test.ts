@@ -249,14 +249,19 @@ describe('auth and metrics', () => {
     await fetch(`${url}/v1/segment`, { method: 'POST', body: png });
     await fetch(`${url}/v1/segment`, { method: 'POST', body: new TextEncoder().encode('junk') });
     await fetch(`${url}/v1/segment?max_exit=0x2`, { method: 'POST', body: png });
+    // an hour's deadline is met; a microsecond's is missed (exit 1 always comes)
+    await fetch(`${url}/v1/segment?deadline_ms=3600000&max_exit=1`, { method: 'POST', body: png });
+    await fetch(`${url}/v1/segment?deadline_ms=0.001&max_exit=1`, { method: 'POST', body: png });
     await fetch(`${url}/nowhere`);
     const text = await (await fetch(`${url}/metrics`)).text();
     const value = (sample: string) => metricValue(text, sample);
-    expect(value('adpc_frames_total{outcome="completed"}')).toBe(2);
+    expect(value('adpc_frames_total{outcome="completed"}')).toBe(4);
     expect(value('adpc_frames_total{outcome="rejected"}')).toBe(2);
-    expect(value('adpc_budget_stops_total{reason="max_exit"}')).toBe(1);
+    expect(value('adpc_budget_stops_total{reason="max_exit"}')).toBe(3);
     expect(value('adpc_budget_stops_total{reason="final_exit"}')).toBe(1);
-    expect(value('adpc_time_to_exit_seconds_count{exit="1"}')).toBe(2);
+    expect(value('adpc_deadline_frames_total{late="false"}')).toBe(1);
+    expect(value('adpc_deadline_frames_total{late="true"}')).toBe(1);
+    expect(value('adpc_time_to_exit_seconds_count{exit="1"}')).toBe(4);
     expect(value('adpc_time_to_exit_seconds_count{exit="4"}')).toBe(1);
     // stage 2 ran in whichever form the engine chose for it (native where the addon is built)
     const stage2 = text.split('\n').filter((l) => l.startsWith('adpc_stage_compute_seconds_count{stage="2"'));
@@ -264,8 +269,8 @@ describe('auth and metrics', () => {
     expect(value('adpc_errors_total{code="IMAGE_UNSUPPORTED"}')).toBe(1);
     expect(value('adpc_errors_total{code="BUDGET_INVALID"}')).toBe(1);
     expect(value('adpc_errors_total{code="NOT_FOUND"}')).toBe(1);
-    expect(value('adpc_queue_wait_seconds_count{queue="decode"}')).toBe(3);
-    expect(value('adpc_queue_wait_seconds_count{queue="device"}')).toBe(2 + 4);
+    expect(value('adpc_queue_wait_seconds_count{queue="decode"}')).toBe(5);
+    expect(value('adpc_queue_wait_seconds_count{queue="device"}')).toBe(2 + 4 + 1 + 1);
     // prom-client's process and event-loop metrics under their standard names
     expect(value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(text).toContain('nodejs_eventloop_lag_seconds');
