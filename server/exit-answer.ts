@@ -4,7 +4,7 @@
 
 import { colorizeLabels, paletteOf, type Palette } from '../src/classes.js';
 import { summarizeClasses, type ClassSummary, type SummaryLevel } from '../src/output/class-summary.js';
-import { encodeLabelPng, resizeLabels, type LabelEncoding, type LabelMap } from '../src/output/label-map.js';
+import { encodeLabelPng, frameLabels, type LabelEncoding, type LabelMap } from '../src/output/label-map.js';
 import type { FrameExit, FrameStop } from './frame-runner.js';
 import type { ServerMetrics } from './metrics.js';
 import type { FrameEngine } from './model-info.js';
@@ -47,7 +47,7 @@ export interface RenderedExit {
  */
 export function exitLabelMap(x: FrameExit, size: LabelSize): LabelMap {
   if (size === 'stride') return x.result;
-  return resizeLabels(x.result.fullLabels ?? x.result, x.frameWidth, x.frameHeight);
+  return frameLabels(x.result, x.frameWidth, x.frameHeight);
 }
 
 const palettes = new WeakMap<object, Palette>();

@@ -12,7 +12,7 @@ import { evaluateSynthetic } from './eval/evaluate-synthetic.js';
 import { runStream } from './ingest/stream-run.js';
 import { prepareFrame } from './image/preprocess.js';
 import { describeModel } from './model-description.js';
-import { encodeLabelPng, overlayPng, resizeLabels } from './output/label-map.js';
+import { encodeLabelPng, frameLabels, overlayPng } from './output/label-map.js';
 import { checkProviderName, type ProviderName } from './runtime/onnx.js';
 
 function number(name: string, integer = false) {
@@ -63,7 +63,7 @@ engineOptions(program.command('segment').argument('<image>', 'JPEG, PNG or WebP 
       const arrivedAt = performance.now();
       const frame = await prepareFrame({ kind: 'encoded', bytes }, engine.manifest.input);
       const results: ExitResult[] = [];
-      for await (const r of engine.run(frame.data, { budget, arrivedAt })) {
+      for await (const r of engine.run(frame.data, { budget, arrivedAt, fullLabels: Boolean(flags.out || flags.overlay) })) {
         results.push(r);
         if (!flags.json) {
           console.log(`exit ${r.exit}/${r.exits}: ${r.computeMs.toFixed(1)} ms, computed ${(100 * r.computedShare).toFixed(1)}%, ` +
@@ -71,13 +71,13 @@ engineOptions(program.command('segment').argument('<image>', 'JPEG, PNG or WebP 
         }
       }
       const last = results.at(-1)!;
-      const full = resizeLabels(last, frame.frameWidth, frame.frameHeight);
+      const full = frameLabels(last, frame.frameWidth, frame.frameHeight);
       if (flags.out) await writeFile(flags.out, await encodeLabelPng(full, flags.palette ? 'palette' : 'grayscale', engine.palette));
       if (flags.overlay) await writeFile(flags.overlay, await overlayPng(bytes, full, engine.palette));
       if (flags.json) {
         console.log(JSON.stringify({
           image, width: frame.frameWidth, height: frame.frameHeight, provider: engine.provider,
-          exits: results.map(({ exit, gflops, cumulativeGflops, computedShare, computeMs, stop }) => ({ exit, gflops, cumulative_gflops: cumulativeGflops, computed_share: computedShare, compute_ms: computeMs, stop })),
+          exits: results.map(({ exit, gflops, cumulativeGflops, computedShare, computeMs, form, stop }) => ({ exit, gflops, cumulative_gflops: cumulativeGflops, computed_share: computedShare, form, timing_ms: { compute: computeMs }, stop })),
         }));
       }
     } finally {
@@ -103,10 +103,11 @@ engineOptions(program.command('eval'))
         return;
       }
       console.log(`${report.bundle} on synthetic ${report.split} (${report.images} images), provider ${engine.provider}`);
+      console.log('mIoU of the labels at the frame\'s size from bilinear logits (what size=frame answers return); in brackets the 1/4 label map scaled by nearest');
       console.log('| run | mIoU e1 | e2 | e3 | e4 | GFLOPs e1 | e2 | e3 | e4 |');
       console.log('|---|---|---|---|---|---|---|---|---|');
       for (const [name, exits] of [[`CA ${threshold}`, report.exits], ['CA off', report.ca_off.exits]] as const) {
-        console.log(`| ${name} | ${exits.map((e) => e.miou.toFixed(2)).join(' | ')} | ${exits.map((e) => e.gflops.toFixed(3)).join(' | ')} |`);
+        console.log(`| ${name} | ${exits.map((e) => `${e.miou.toFixed(2)} (${e.miou_label_map.toFixed(2)})`).join(' | ')} | ${exits.map((e) => e.gflops.toFixed(3)).join(' | ')} |`);
       }
     } finally {
       await engine.close();

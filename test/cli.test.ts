@@ -59,6 +59,7 @@ describe('adpc CLI', () => {
     expect(report.images).toBe(2);
     expect(report.exits).toHaveLength(4);
     expect(report.ca_off.exits.map((e: { computed_share: number }) => e.computed_share)).toEqual([1, 1, 1, 1]);
+    for (const e of report.exits) expect(e).toEqual(expect.objectContaining({ miou: expect.any(Number), miou_label_map: expect.any(Number) }));
   });
 
   it('fails with one clear line for bad input', async () => {

@@ -2,7 +2,7 @@
 // engine: the same numbers a deployment gets (uint8 labels scaled to label size by nearest).
 
 import type { AnytimeEngine } from '../engine/anytime-engine.js';
-import { resizeLabels } from '../output/label-map.js';
+import { frameLabels, resizeLabels } from '../output/label-map.js';
 import { Progress } from '../progress.js';
 import type { Split } from '../synth/cityscapes-layout.js';
 import { Confusion } from './segmentation-metrics.js';
@@ -10,7 +10,10 @@ import { syntheticSplit } from './synthetic-split.js';
 
 export interface ExitScore {
   exit: number;
+  /** Labels at the frame's size from bilinear logits: what size=frame answers return. */
   miou: number;
+  /** The 1/4-resolution label map scaled up by nearest: what size=stride answers give a client that scales them. */
+  miou_label_map: number;
   gflops: number;
   computed_share: number;
 }
@@ -29,13 +32,14 @@ export interface EvalOptions {
 
 async function scoreRun(engine: AnytimeEngine, opts: EvalOptions, threshold: number, label: string): Promise<RunScores> {
   const confusions = Array.from({ length: 4 }, () => new Confusion(engine.manifest.classes.length));
+  const mapConfusions = Array.from({ length: 4 }, () => new Confusion(engine.manifest.classes.length));
   const gflops = [0, 0, 0, 0];
   const shares = [0, 0, 0, 0];
   const progress = opts.progress ? new Progress(label, opts.count) : null;
   for await (const scene of syntheticSplit(engine.manifest.input, opts.split, opts.count)) {
-    for await (const r of engine.run(scene.input, { budget: { threshold } })) {
-      const full = resizeLabels(r, scene.width, scene.height);
-      confusions[r.exit - 1]!.add(scene.label, full.labels);
+    for await (const r of engine.run(scene.input, { budget: { threshold }, fullLabels: true })) {
+      confusions[r.exit - 1]!.add(scene.label, frameLabels(r, scene.width, scene.height).labels);
+      mapConfusions[r.exit - 1]!.add(scene.label, resizeLabels(r, scene.width, scene.height).labels);
       gflops[r.exit - 1]! += r.cumulativeGflops;
       shares[r.exit - 1]! += r.computedShare;
     }
@@ -46,6 +50,7 @@ async function scoreRun(engine: AnytimeEngine, opts: EvalOptions, threshold: num
     exits: confusions.map((c, k) => ({
       exit: k + 1,
       miou: Math.round(c.meanIou() * 100) / 100,
+      miou_label_map: Math.round(mapConfusions[k]!.meanIou() * 100) / 100,
       gflops: Math.round((gflops[k]! / opts.count) * 1e4) / 1e4,
       computed_share: Math.round((shares[k]! / opts.count) * 1e4) / 1e4,
     })),

@@ -24,6 +24,11 @@ export function resizeLabels(map: LabelMap, width: number, height: number): Labe
   return { labels: out, width, height };
 }
 
+/** An exit's labels at the frame's size: from its bilinear logits when the run gave them, else the 1/4 map by nearest. */
+export function frameLabels(exit: LabelMap & { readonly fullLabels?: LabelMap }, width: number, height: number): LabelMap {
+  return resizeLabels(exit.fullLabels ?? exit, width, height);
+}
+
 export type LabelEncoding = 'grayscale' | 'palette';
 
 /** PNG of a label map: 8-bit grayscale class ids, or RGB colours from `palette` (default Cityscapes). */
