@@ -171,7 +171,7 @@ class AdpcClient:
         await self.close()
 
     async def configure(self, **options: Any) -> Dict[str, Any]:
-        """Sets stream options (budget, size, labels, encoding, summary, confidence); returns those in force."""
+        """Sets stream options (budget, size, labels, encoding, summary, confidence, reuse); returns those in force."""
         future = asyncio.get_running_loop().create_future()
         self._configs.append(future)
         await self.ws.send(json.dumps({"type": "config", **options}))

@@ -4,11 +4,13 @@ import type { CaptureTs } from '../server/stream/frame-message.js';
 import type { Budget } from '../src/engine/budget.js';
 import type { ModelDescription } from '../src/model-description.js';
 import type { ClassSummary } from '../src/output/class-summary.js';
+import type { ReuseFields } from '../server/exit-answer.js';
 
 export type { CaptureTs } from '../server/stream/frame-message.js';
 export type { Budget } from '../src/engine/budget.js';
 export type { ModelDescription } from '../src/model-description.js';
 export type { ClassSummary } from '../src/output/class-summary.js';
+export type { ReuseFields } from '../server/exit-answer.js';
 
 /** The stream's options: every field optional, the server keeps what is not given. */
 export interface StreamConfig {
@@ -18,6 +20,8 @@ export interface StreamConfig {
   readonly encoding?: 'grayscale' | 'palette';
   readonly summary?: 'none' | 'classes' | 'regions';
   readonly confidence?: boolean;
+  /** Region reuse for a fixed camera: only what changed is recomputed. */
+  readonly reuse?: boolean;
 }
 
 export interface Hello {
@@ -26,13 +30,14 @@ export interface Hello {
   readonly request_id: string;
   readonly stream_id: number;
   readonly model: ModelDescription;
+  readonly reuse: { readonly enabled: boolean; readonly crops: boolean; readonly margin: number; readonly keyframe_interval: number };
 }
 
 export interface ConfigReply extends Required<StreamConfig> {
   readonly type: 'config';
 }
 
-export type FrameStop = 'final_exit' | 'max_exit' | 'gflops' | 'deadline' | 'superseded' | 'cancelled';
+export type FrameStop = 'final_exit' | 'max_exit' | 'gflops' | 'deadline' | 'superseded' | 'cancelled' | 'unchanged';
 
 export interface ExitMetadata {
   readonly type: 'exit';
@@ -51,6 +56,7 @@ export interface ExitMetadata {
   readonly timing_ms: { readonly queue: number; readonly decode: number; readonly compute: number; readonly encode: number };
   readonly stop: FrameStop | null;
   readonly summary: ClassSummary | null;
+  readonly reuse: ReuseFields | null;
 }
 
 export interface Dropped {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DEFAULT_BUNDLE } from '../src/bundle/default-bundle.js';
 import { DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE } from '../src/image/preprocess.js';
+import { DEFAULT_REUSE } from '../src/reuse/region-reuse.js';
 import { PROVIDER_NAMES } from '../src/runtime/onnx.js';
 
 const Config = z.object({
@@ -29,6 +30,9 @@ const Config = z.object({
   idleMs: z.coerce.number().int().min(0).default(60_000),
   drainMs: z.coerce.number().int().min(100).default(10_000),
   deviceConcurrency: z.coerce.number().int().min(1).max(64).default(1),
+  reuse: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  reuseMargin: z.coerce.number().int().min(0).max(256).default(DEFAULT_REUSE.margin),
+  reuseKeyframeInterval: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_REUSE.keyframeInterval),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -58,6 +62,9 @@ export const ENV_NAMES: Readonly<Record<keyof ServerConfig, string>> = Object.fr
   idleMs: 'ADPC_IDLE_MS',
   drainMs: 'ADPC_DRAIN_MS',
   deviceConcurrency: 'ADPC_DEVICE_CONCURRENCY',
+  reuse: 'ADPC_REUSE',
+  reuseMargin: 'ADPC_REUSE_MARGIN',
+  reuseKeyframeInterval: 'ADPC_REUSE_KEYFRAME_INTERVAL',
   logLevel: 'LOG_LEVEL',
 });
 

@@ -5,6 +5,7 @@
 import { colorizeLabels, paletteOf, type Palette } from '../src/classes.js';
 import { summarizeClasses, type ClassSummary, type SummaryLevel } from '../src/output/class-summary.js';
 import { encodeLabelPng, frameLabels, type LabelEncoding, type LabelMap } from '../src/output/label-map.js';
+import type { KeyframeReason, ReuseMode, ReuseReport } from '../src/reuse/region-reuse.js';
 import type { FrameExit, FrameStop } from './frame-runner.js';
 import type { ServerMetrics } from './metrics.js';
 import type { FrameEngine } from './model-info.js';
@@ -30,6 +31,16 @@ export interface ExitFields {
   readonly timing_ms: { readonly queue: number; readonly decode: number; readonly compute: number; readonly encode: number };
   readonly stop: FrameStop | null;
   readonly summary: ClassSummary | null;
+  /** What region reuse computed for this frame; null on a stream without it (and over HTTP). */
+  readonly reuse: ReuseFields | null;
+}
+
+export interface ReuseFields {
+  readonly mode: ReuseMode;
+  readonly keyframe: KeyframeReason | null;
+  /** Where labels were recomputed, in the frame's pixels. */
+  readonly regions: readonly { readonly x: number; readonly y: number; readonly width: number; readonly height: number }[];
+  readonly recomputed_share: number;
 }
 
 export interface RenderedExit {
@@ -83,6 +94,23 @@ export async function renderExit(x: FrameExit, format: ExitFormat, engine: Frame
       timing_ms: { queue: x.queueMs, decode: x.decodeMs, compute: r.computeMs, encode: encodeMs },
       stop: x.stop,
       summary,
+      reuse: x.result.reuse ? reuseFields(x.result.reuse, engine, x.frameWidth, x.frameHeight) : null,
     },
+  };
+}
+
+/** A reuse report with its regions scaled from the engine's input to the frame. */
+function reuseFields(report: ReuseReport, engine: FrameEngine, frameWidth: number, frameHeight: number): ReuseFields {
+  const sx = frameWidth / engine.manifest.input.width;
+  const sy = frameHeight / engine.manifest.input.height;
+  return {
+    mode: report.mode,
+    keyframe: report.keyframe,
+    regions: report.regions.map((b) => {
+      const x = Math.round(b.x0 * sx);
+      const y = Math.round(b.y0 * sy);
+      return { x, y, width: Math.round(b.x1 * sx) - x, height: Math.round(b.y1 * sy) - y };
+    }),
+    recomputed_share: Math.round(report.recomputedShare * 1e4) / 1e4,
   };
 }

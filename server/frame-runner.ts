@@ -3,10 +3,11 @@
 // metrics, and failure handling with one log line per refused or failed frame. The faces
 // only turn exits into bytes and answers.
 
-import type { ExitResult } from '../src/engine/anytime-engine.js';
+import type { ExitResult, RunOptions } from '../src/engine/anytime-engine.js';
 import type { Budget, StopReason } from '../src/engine/budget.js';
 import { AdpcError, asAdpcError, isAdpcError } from '../src/errors.js';
 import { prepareFrame, type FrameInput, type PreparedFrame } from '../src/image/preprocess.js';
+import type { RegionReuse, ReuseReport, ReuseStop } from '../src/reuse/region-reuse.js';
 import type { ErrorReporter, RequestContext } from './error-report.js';
 import type { ServerMetrics, Queue } from './metrics.js';
 import type { FrameEngine } from './model-info.js';
@@ -15,7 +16,11 @@ import type { Release, SlotScheduler } from './slot-scheduler.js';
 /** The abort reason of a frame that a newer one supersedes; any other reason is 'cancelled'. */
 export const SUPERSEDED = 'superseded';
 
-export type FrameStop = StopReason | 'superseded';
+/** 'unchanged': region reuse found nothing changed and answered with the reference. */
+export type FrameStop = StopReason | 'superseded' | 'unchanged';
+
+/** An exit as the faces see it: the engine's, or region reuse's with its report. */
+export type FrameResult = Omit<ExitResult, 'stop'> & { readonly stop: ReuseStop | null; readonly reuse?: ReuseReport };
 
 export interface FrameLimits {
   readonly maxFramePixels: number;
@@ -25,7 +30,7 @@ export interface FrameLimits {
 }
 
 export interface FrameExit {
-  readonly result: ExitResult;
+  readonly result: FrameResult;
   /** Why the frame ends with this exit; null when more may follow. */
   readonly stop: FrameStop | null;
   readonly frameWidth: number;
@@ -44,6 +49,8 @@ export interface FrameJob {
   /** Label maps will be scaled to the frame (bounded by maxOutputPixels). */
   readonly frameSize: boolean;
   readonly withConfidence?: boolean;
+  /** The stream's region reuse, when it has it on: the frame runs through it. */
+  readonly reuse?: RegionReuse;
   /** Aborted with SUPERSEDED when a newer frame wins; the frame stops after its current stage. */
   readonly signal?: AbortSignal;
   readonly context: RequestContext;
@@ -138,12 +145,14 @@ export class FrameRunner {
     const dense = engine.manifest.stages.map((s) => s.dense_gflops);
     const cancelledAs = (): FrameStop => (signal.reason === SUPERSEDED ? 'superseded' : 'cancelled');
     // frame-size answers take the engine's input-size labels (bilinearly upsampled logits)
-    const exits = engine.run(frame.data, {
+    const options: RunOptions = {
       budget, signal, arrivedAt, withConfidence: job.withConfidence, fullLabels: job.frameSize, acquire: () => slot('device', this.deps.device),
-    });
+    };
+    const exits: AsyncGenerator<FrameResult, ReuseStop> = job.reuse ? job.reuse.run(engine, frame, options) : engine.run(frame.data, options);
     let lastExit = 0;
     let sent: FrameStop | null = null;
-    let ended: StopReason;
+    let ended: ReuseStop;
+    let report: ReuseReport | undefined;
     try {
       for (;;) {
         const step = await exits.next();
@@ -152,7 +161,9 @@ export class FrameRunner {
           break;
         }
         const result = step.value;
-        metrics.exit(result, dense[result.exit - 1]!, (performance.now() - arrivedAt) / 1000);
+        report = result.reuse;
+        // a reused answer ran no stage: it would skew the per-stage figures
+        if (report?.mode !== 'reused') metrics.exit(result, dense[result.exit - 1]!, (performance.now() - arrivedAt) / 1000);
         const stop = result.stop === 'cancelled' ? cancelledAs() : result.stop;
         lastExit = result.exit;
         await job.onExit({ result, stop, frameWidth: frame.frameWidth, frameHeight: frame.frameHeight, queueMs, decodeMs });
@@ -165,6 +176,7 @@ export class FrameRunner {
     const stop = sent ?? (ended === 'cancelled' ? cancelledAs() : ended);
     const outcome = stop === 'superseded' ? 'superseded' : stop === 'cancelled' ? 'cancelled' : 'completed';
     metrics.frame(outcome);
+    if (report) metrics.reuse(report);
     if (budget.deadline_ms !== undefined && outcome === 'completed') metrics.deadline(performance.now() > deadline);
     metrics.stop(stop);
     this.deps.reporter.log.debug({

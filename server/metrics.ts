@@ -2,8 +2,9 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ExitResult } from '../src/engine/anytime-engine.js';
-import type { StopReason } from '../src/engine/budget.js';
 import { ERROR_CODES, type ErrorCode } from '../src/errors.js';
+import { KEYFRAME_REASONS, REUSE_MODES, type ReuseReport } from '../src/reuse/region-reuse.js';
+import type { FrameStop } from './frame-runner.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 const SHARE_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
@@ -26,6 +27,9 @@ export class ServerMetrics {
   private readonly errors: Counter<'code'>;
   private readonly slowReaderDrops: Counter;
   private readonly deadlineFrames: Counter<'late'>;
+  private readonly reuseFrames: Counter<'mode'>;
+  private readonly reuseKeyframes: Counter<'reason'>;
+  private readonly recomputedShare: Histogram;
   readonly inFlight: Gauge;
   readonly streams: Gauge;
   private unsentBytes: () => number = () => 0;
@@ -50,6 +54,11 @@ export class ServerMetrics {
     for (const code of ERROR_CODES) this.errors.inc({ code }, 0);
     this.deadlineFrames = new Counter({ name: 'adpc_deadline_frames_total', help: 'Frames that had a deadline, by whether their last result came after it', labelNames: ['late'], registers });
     for (const late of ['true', 'false']) this.deadlineFrames.inc({ late }, 0);
+    this.reuseFrames = new Counter({ name: 'adpc_reuse_frames_total', help: 'Frames of streams with region reuse, by mode (full, regions, reused)', labelNames: ['mode'], registers });
+    for (const mode of REUSE_MODES) this.reuseFrames.inc({ mode }, 0);
+    this.reuseKeyframes = new Counter({ name: 'adpc_reuse_keyframes_total', help: 'Full frames of streams with region reuse, by why they ran', labelNames: ['reason'], registers });
+    for (const reason of KEYFRAME_REASONS) this.reuseKeyframes.inc({ reason }, 0);
+    this.recomputedShare = new Histogram({ name: 'adpc_reuse_recomputed_share_ratio', help: 'Share of the frame the network ran on, streams with region reuse', buckets: SHARE_BUCKETS, registers });
     this.inFlight = new Gauge({ name: 'adpc_frames_in_flight', help: 'Frames being processed', registers });
     this.streams = new Gauge({ name: 'adpc_active_streams', help: 'Open WebSocket streams', registers });
     const metrics = this;
@@ -75,7 +84,7 @@ export class ServerMetrics {
     this.frames.inc({ outcome });
   }
 
-  exit(result: ExitResult, denseGflops: number, sinceArrivalSeconds: number): void {
+  exit(result: Pick<ExitResult, 'exit' | 'form' | 'computeMs' | 'gflops' | 'computedShare'>, denseGflops: number, sinceArrivalSeconds: number): void {
     const stage = String(result.exit);
     this.timeToExit.observe({ exit: stage }, sinceArrivalSeconds);
     this.stageSeconds.observe({ stage, mode: result.form }, result.computeMs / 1000);
@@ -101,7 +110,14 @@ export class ServerMetrics {
     this.slowReaderDrops.inc();
   }
 
-  stop(reason: StopReason | 'superseded'): void {
+  /** A frame of a stream with region reuse ended. */
+  reuse(report: ReuseReport): void {
+    this.reuseFrames.inc({ mode: report.mode });
+    if (report.keyframe) this.reuseKeyframes.inc({ reason: report.keyframe });
+    this.recomputedShare.observe(report.recomputedShare);
+  }
+
+  stop(reason: FrameStop): void {
     this.budgetStops.inc({ reason });
   }
 

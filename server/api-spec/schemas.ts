@@ -9,6 +9,7 @@ import { STAGE_FORMS } from '../../src/bundle/crossovers.js';
 import { BudgetSchema } from '../../src/engine/budget.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { SUMMARY_LEVELS } from '../../src/output/class-summary.js';
+import { KEYFRAME_REASONS, REUSE_MODES } from '../../src/reuse/region-reuse.js';
 import type { FrameStop } from '../frame-runner.js';
 import { PROTOCOL_VERSION } from '../stream/frame-message.js';
 import { StreamOptions } from '../stream/stream-session.js';
@@ -35,7 +36,7 @@ function fromZod(schema: z.ZodType, description: string): Schema {
 }
 
 /** Every way a frame can end, exactly the FrameStop type's (the compiler holds the two equal). */
-const FRAME_STOPS = Object.keys({ final_exit: 1, max_exit: 1, gflops: 1, deadline: 1, cancelled: 1, superseded: 1 } satisfies Record<FrameStop, 1>);
+const FRAME_STOPS = Object.keys({ final_exit: 1, max_exit: 1, gflops: 1, deadline: 1, cancelled: 1, superseded: 1, unchanged: 1 } satisfies Record<FrameStop, 1>);
 
 const captureTs: Schema = {
   description: 'the capture timestamp the client sent with the frame, echoed unchanged (present only when sent)',
@@ -55,6 +56,7 @@ const exitFields: Record<string, Schema> = {
   timing_ms: timing,
   stop: { enum: [...FRAME_STOPS, null], description: 'why the frame ends here; null while more exits follow' },
   summary: { oneOf: [ref('ClassSummary'), { type: 'null' }], description: 'null unless a summary was asked for' },
+  reuse: { oneOf: [ref('Reuse'), { type: 'null' }], description: 'null unless the stream has region reuse on (always null over HTTP)' },
 };
 
 export const SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
@@ -106,6 +108,12 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
     card: ref('ModelCard'),
   }),
   Models: object({ models: { type: 'array', items: ref('Model') } }),
+  Reuse: object({
+    mode: { enum: [...REUSE_MODES], description: 'full: the whole frame ran; regions: crops around what changed ran, the rest is carried over; reused: nothing changed, the previous labels answer' },
+    keyframe: { enum: [...KEYFRAME_REASONS, null], description: 'why a full frame ran; null in the other modes' },
+    regions: { type: 'array', items: object({ x: int(), y: int(), width: int(1), height: int(1) }), description: "where labels were recomputed, in the frame's pixels (regions mode)" },
+    recomputed_share: { type: 'number', minimum: 0, maximum: 1, description: 'share of the frame the network ran on, context margins included' },
+  }, [], 'what region reuse computed for this frame (docs/PROTOCOL.md)'),
   ClassSummary: object({
     width: int(1),
     height: int(1),
@@ -147,8 +155,17 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
     encoding: { enum: ['grayscale', 'palette'] },
     summary: { enum: [...SUMMARY_LEVELS] },
     confidence: { type: 'boolean' },
+    reuse: { type: 'boolean' },
   }, [], 'the settings now in force'),
-  Hello: object({ type: { const: 'hello' }, protocol: { const: PROTOCOL_VERSION }, request_id: { type: 'string' }, stream_id: int(1), model: ref('Model') }),
+  Hello: object({
+    type: { const: 'hello' }, protocol: { const: PROTOCOL_VERSION }, request_id: { type: 'string' }, stream_id: int(1), model: ref('Model'),
+    reuse: object({
+      enabled: { type: 'boolean', description: 'whether this stream starts with region reuse on' },
+      crops: { type: 'boolean', description: 'whether changed regions run as crops here (the native executor runs every stage); if not, a changed frame runs in full' },
+      margin: int(),
+      keyframe_interval: int(1),
+    }),
+  }),
   ExitMetadata: object({
     type: { const: 'exit' },
     frame_id: int(),

@@ -14,7 +14,8 @@ import type { FrameRunner } from '../frame-runner.js';
 import { writeSocketError } from '../http-errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import { requestId, REQUEST_ID_HEADER } from '../request-id.js';
-import { StreamSession } from './stream-session.js';
+import { DEFAULT_REUSE } from '../../src/reuse/region-reuse.js';
+import { StreamSession, type StreamReuse } from './stream-session.js';
 
 export const STREAM_PATH = '/v1/stream';
 
@@ -32,9 +33,11 @@ export class StreamEndpoint {
   private readonly requestIds = new WeakMap<IncomingMessage, string>();
   private readonly heartbeat: NodeJS.Timeout | null;
   private nextStreamId = 1;
+  private readonly reuse: StreamReuse;
 
   constructor(server: Server, private readonly deps: StreamDeps) {
     const { config } = deps;
+    this.reuse = { byDefault: config.reuse, settings: { ...DEFAULT_REUSE, margin: config.reuseMargin, keyframeInterval: config.reuseKeyframeInterval } };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes });
     // a handshake ws cannot accept (bad key, version, method) is answered here, in our shape
     this.wss.on('wsClientError', (e: Error, socket: Duplex, req: IncomingMessage) => {
@@ -113,6 +116,7 @@ export class StreamEndpoint {
           maxFps: config.maxFps,
           idleMs: config.idleMs,
         },
+        reuse: this.reuse,
       }, { requestId: context.requestId, streamId }));
       const opened = performance.now();
       this.deps.reporter.log.debug({ stream_id: streamId, request_id: context.requestId }, 'stream opened');

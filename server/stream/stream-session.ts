@@ -14,6 +14,7 @@ import { renderExit, type ExitFormat } from '../exit-answer.js';
 import { SUPERSEDED, type FrameExit, type FrameRunner } from '../frame-runner.js';
 import type { ServerMetrics } from '../metrics.js';
 import { modelInfo, type FrameEngine } from '../model-info.js';
+import { RegionReuse, type ReuseSettings } from '../../src/reuse/region-reuse.js';
 import { PROTOCOL_VERSION, encodeExitMessage, parseFrameMessage, type CaptureTs, type FrameMessage } from './frame-message.js';
 import { Outbox } from './outbox.js';
 import { TokenBucket } from './token-bucket.js';
@@ -26,6 +27,8 @@ export const StreamOptions = z.object({
   encoding: z.enum(['grayscale', 'palette']).optional(),
   summary: z.enum(SUMMARY_LEVELS).optional(),
   confidence: z.boolean().optional(),
+  /** Region reuse for a fixed camera (docs/PROTOCOL.md). */
+  reuse: z.boolean().optional(),
 }).strict();
 
 /** The capture timestamp a frame came with, as the field every answer for it repeats. */
@@ -44,6 +47,12 @@ export interface StreamLimits {
   maxFps: number;
   /** Close a stream that sent nothing for this long while no frame was in flight (0 = never). */
   idleMs: number;
+}
+
+export interface StreamReuse {
+  /** Whether a new stream has region reuse on before it says otherwise. */
+  readonly byDefault: boolean;
+  readonly settings: ReuseSettings;
 }
 
 export interface StreamIds {
@@ -75,6 +84,7 @@ export class StreamSession {
   private encoding: LabelEncoding = 'grayscale';
   private summary: SummaryLevel = 'none';
   private confidence = false;
+  private reuse: RegionReuse | null;
   private pending: Pending | null = null;
   private running: Running | null = null;
   private draining = false;
@@ -89,10 +99,11 @@ export class StreamSession {
   constructor(
     private readonly ws: WebSocket,
     private readonly engine: FrameEngine,
-    private readonly deps: { runner: FrameRunner; reporter: ErrorReporter; metrics: ServerMetrics; limits: StreamLimits },
+    private readonly deps: { runner: FrameRunner; reporter: ErrorReporter; metrics: ServerMetrics; limits: StreamLimits; reuse: StreamReuse },
     ids: StreamIds,
   ) {
     const { limits } = deps;
+    this.reuse = deps.reuse.byDefault ? new RegionReuse(deps.reuse.settings) : null;
     this.context = { route: 'WS /v1/stream', ...ids };
     this.bucket = new TokenBucket(limits.maxFps);
     this.outbox = new Outbox(ws, { softBytes: limits.slowReaderBytes, hardBytes: limits.maxUnsentBytes }, {
@@ -100,7 +111,10 @@ export class StreamSession {
       onOverflow: (unsent) => this.giveUp(new AdpcError('STREAM_BACKLOG', `${unsent} bytes unsent, more than ${limits.maxUnsentBytes}`)),
     });
     this.idleTimer = limits.idleMs > 0 ? setTimeout(() => this.onIdle(), limits.idleMs) : null;
-    this.sendJson({ type: 'hello', protocol: PROTOCOL_VERSION, request_id: ids.requestId, stream_id: ids.streamId, model: modelInfo(engine) });
+    this.sendJson({
+      type: 'hello', protocol: PROTOCOL_VERSION, request_id: ids.requestId, stream_id: ids.streamId, model: modelInfo(engine),
+      reuse: { enabled: this.reuse !== null, crops: engine.regionsSupported?.() ?? false, margin: deps.reuse.settings.margin, keyframe_interval: deps.reuse.settings.keyframeInterval },
+    });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('close', () => this.onClosed());
@@ -268,8 +282,11 @@ export class StreamSession {
     if (o.encoding) this.encoding = o.encoding;
     if (o.summary) this.summary = o.summary;
     if (o.confidence !== undefined) this.confidence = o.confidence;
+    // turning it on starts from a keyframe; a running frame keeps the instance it started with
+    if (o.reuse !== undefined && o.reuse !== (this.reuse !== null)) this.reuse = o.reuse ? new RegionReuse(this.deps.reuse.settings) : null;
     this.sendJson({
       type: 'config', budget: this.budget, size: this.size, labels: this.labels, encoding: this.encoding, summary: this.summary, confidence: this.confidence,
+      reuse: this.reuse !== null,
     });
   }
 
@@ -302,6 +319,7 @@ export class StreamSession {
       arrivedAt: frame.arrivedAt,
       frameSize: format.size === 'frame',
       withConfidence: confidence,
+      ...(this.reuse ? { reuse: this.reuse } : {}),
       signal: running.controller.signal,
       context: { ...this.context, frameId: frame.frameId },
       onExit: async (exit) => {

@@ -22,6 +22,8 @@ export interface InputSpec {
 export interface PreparedFrame {
   /** float32[1,3,H,W], normalised; owned by the caller's buffer when one was passed. */
   readonly data: Float32Array;
+  /** The same image as RGB bytes, interleaved (what change detection compares). */
+  readonly rgb: Uint8Array;
   readonly frameWidth: number;
   readonly frameHeight: number;
 }
@@ -101,5 +103,5 @@ export async function prepareFrame(frame: FrameInput, spec: InputSpec,
     const offset = c * plane;
     for (let i = 0; i < plane; i++) data[offset + i] = rgb[i * 3 + c]! * scale - shift;
   }
-  return { data, frameWidth: width, frameHeight: height };
+  return { data, rgb, frameWidth: width, frameHeight: height };
 }

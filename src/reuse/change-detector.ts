@@ -1,0 +1,69 @@
+// Which parts of a frame changed since their labels were computed: the mean brightness of
+// small cells against the stream's reference (the frame each cell's labels came from).
+// Averaging a cell's 16 pixels puts sensor noise far below the threshold, and comparing
+// with the reference rather than the previous frame lets slow changes add up until seen.
+
+/** Pixels per cell side: the unit of comparison. */
+export const CELL = 4;
+/** Pixels per block side: the unit of change (4x4 cells, 4x4 label positions at stride 4). */
+export const BLOCK = 8;
+
+export interface BlockGrid {
+  /** The engine's input size in pixels (multiples of BLOCK). */
+  readonly height: number;
+  readonly width: number;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export function blockGrid(height: number, width: number): BlockGrid {
+  if (height % BLOCK !== 0 || width % BLOCK !== 0) throw new RangeError(`region reuse needs an input size in multiples of ${BLOCK}, got ${height}x${width}`);
+  return { height, width, rows: height / BLOCK, cols: width / BLOCK };
+}
+
+/** Mean luma (R+G+B)/3 of each CELLxCELL cell of an interleaved RGB image, row-major. */
+export function cellLuma(rgb: Uint8Array, grid: BlockGrid): Float32Array {
+  const { width, height } = grid;
+  if (rgb.length !== width * height * 3) throw new RangeError(`${rgb.length} bytes for a ${width}x${height} RGB image`);
+  const cw = width / CELL;
+  const cells = new Float32Array((height / CELL) * cw);
+  for (let y = 0; y < height; y++) {
+    const row = Math.floor(y / CELL) * cw;
+    let p = y * width * 3;
+    for (let cx = 0; cx < cw; cx++) {
+      let sum = 0;
+      for (let i = 0; i < CELL * 3; i++) sum += rgb[p + i]!;
+      p += CELL * 3;
+      cells[row + cx]! += sum;
+    }
+  }
+  const scale = 1 / (3 * CELL * CELL);
+  for (let i = 0; i < cells.length; i++) cells[i]! *= scale;
+  return cells;
+}
+
+export interface ChangeSettings {
+  /** A cell changed when its mean moved by more than this many grey levels. */
+  readonly threshold: number;
+  /** A block changed when at least this many of its cells did. */
+  readonly minCells: number;
+}
+
+/** 1 for each block (row-major) that changed between the two cell images. */
+export function changedBlocks(cells: Float32Array, reference: Float32Array, grid: BlockGrid, settings: ChangeSettings): Uint8Array {
+  const per = BLOCK / CELL;
+  const cw = grid.cols * per;
+  const changed = new Uint8Array(grid.rows * grid.cols);
+  for (let by = 0; by < grid.rows; by++) {
+    for (let bx = 0; bx < grid.cols; bx++) {
+      let count = 0;
+      for (let y = by * per; y < (by + 1) * per; y++) {
+        for (let x = bx * per; x < (bx + 1) * per; x++) {
+          if (Math.abs(cells[y * cw + x]! - reference[y * cw + x]!) > settings.threshold) count++;
+        }
+      }
+      changed[by * grid.cols + bx] = count >= settings.minCells ? 1 : 0;
+    }
+  }
+  return changed;
+}

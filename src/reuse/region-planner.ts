@@ -1,0 +1,157 @@
+// Changed blocks -> the crops to run: the bounding box of each cluster of changed blocks is
+// a centre whose labels will be replaced; its crop adds `margin` pixels of context on every side, snapped outward to the
+// network's 32-pixel grid (aligned crops see the image as the full frame does, and at the
+// frame's border a crop is padded exactly as the frame is). Crops merge while one crop costs
+// less than two.
+
+import { BLOCK, type BlockGrid } from './change-detector.js';
+
+/** Crop sides and origins are multiples of this: the network's coarsest stride. */
+export const CROP_GRID = 32;
+
+/** Half-open pixel box at the engine's input size. */
+export interface Box {
+  readonly x0: number;
+  readonly y0: number;
+  readonly x1: number;
+  readonly y1: number;
+}
+
+export interface Region {
+  /** Where labels are replaced (multiples of BLOCK). */
+  readonly centre: Box;
+  /** What the network runs on (multiples of CROP_GRID). */
+  readonly crop: Box;
+}
+
+export interface PlanSettings {
+  /** Context in pixels around each centre. */
+  readonly margin: number;
+  /** Fixed cost of one crop as a share of a full frame (measured: scripts/bench-stream.ts). */
+  readonly cropOverhead: number;
+  /** At most this many crops: the cheapest merges go first. */
+  readonly maxRegions: number;
+  /** A plan predicted to cost more than this share of a full frame is not worth making. */
+  readonly maxCost: number;
+}
+
+export interface RegionPlan {
+  readonly regions: readonly Region[];
+  /** Predicted cost as a share of a full frame. */
+  readonly cost: number;
+  /** Share of the frame's pixels the crops cover. */
+  readonly cropShare: number;
+}
+
+/** Clusters the pairwise merge starts from, per crop allowed. */
+const MERGE_CLUSTERS = 3;
+
+export function boxArea(b: Box): number {
+  return (b.x1 - b.x0) * (b.y1 - b.y0);
+}
+
+function union(a: Box, b: Box): Box {
+  return { x0: Math.min(a.x0, b.x0), y0: Math.min(a.y0, b.y0), x1: Math.max(a.x1, b.x1), y1: Math.max(a.y1, b.y1) };
+}
+
+function cropOf(centre: Box, grid: BlockGrid, margin: number): Box {
+  const down = (v: number) => Math.max(0, Math.floor(v / CROP_GRID) * CROP_GRID);
+  const up = (v: number, max: number) => Math.min(max, Math.ceil(v / CROP_GRID) * CROP_GRID);
+  return {
+    x0: down(centre.x0 - margin), y0: down(centre.y0 - margin),
+    x1: up(centre.x1 + margin, grid.width), y1: up(centre.y1 + margin, grid.height),
+  };
+}
+
+/** Bounding boxes (pixels) of the 8-connected clusters of marked blocks. */
+function clusterBoxes(marked: Uint8Array, grid: BlockGrid): Box[] {
+  const { rows, cols } = grid;
+  const seen = new Uint8Array(rows * cols);
+  const boxes: Box[] = [];
+  const stack: number[] = [];
+  for (let start = 0; start < rows * cols; start++) {
+    if (!marked[start] || seen[start]) continue;
+    let x0 = cols, y0 = rows, x1 = 0, y1 = 0;
+    seen[start] = 1;
+    stack.push(start);
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      const y = Math.floor(i / cols);
+      const x = i % cols;
+      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x + 1); y1 = Math.max(y1, y + 1);
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const yy = y + dy;
+          const xx = x + dx;
+          if (yy < 0 || yy >= rows || xx < 0 || xx >= cols) continue;
+          const j = yy * cols + xx;
+          if (marked[j] && !seen[j]) {
+            seen[j] = 1;
+            stack.push(j);
+          }
+        }
+      }
+    }
+    boxes.push({ x0: x0 * BLOCK, y0: y0 * BLOCK, x1: x1 * BLOCK, y1: y1 * BLOCK });
+  }
+  return boxes;
+}
+
+/** Marks every block next to a marked one. */
+function dilate(marked: Uint8Array, grid: BlockGrid): Uint8Array {
+  const { rows, cols } = grid;
+  const out = new Uint8Array(marked.length);
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < cols; x++) {
+      if (!marked[y * cols + x]) continue;
+      for (let yy = Math.max(0, y - 1); yy <= Math.min(rows - 1, y + 1); yy++) out.fill(1, yy * cols + Math.max(0, x - 1), yy * cols + Math.min(cols, x + 2));
+    }
+  }
+  return out;
+}
+
+/** The crops to run, or null where they would cost more than settings.maxCost. */
+export function planRegions(changed: Uint8Array, grid: BlockGrid, settings: PlanSettings): RegionPlan | null {
+  const frameArea = grid.height * grid.width;
+  const cost = (crop: Box) => boxArea(crop) / frameArea + settings.cropOverhead;
+
+  // the pairwise merge below is cubic in the clusters: scattered change is first coarsened
+  let marked = changed;
+  let centres = clusterBoxes(marked, grid);
+  while (centres.length > MERGE_CLUSTERS * settings.maxRegions) {
+    marked = dilate(marked, grid);
+    centres = clusterBoxes(marked, grid);
+  }
+
+  let regions: Region[] = centres.map((centre) => ({ centre, crop: cropOf(centre, grid, settings.margin) }));
+  // merging never shrinks what the crops cover: past the bound already, planning is done
+  if (coveredShare(regions, grid) > settings.maxCost) return null;
+  // greedy: merge the pair whose union saves most; past maxRegions, the pair it costs least to merge
+  for (;;) {
+    let best: { i: number; j: number; saving: number; merged: Region } | null = null;
+    for (let i = 0; i < regions.length; i++) {
+      for (let j = i + 1; j < regions.length; j++) {
+        const centre = union(regions[i]!.centre, regions[j]!.centre);
+        const merged = { centre, crop: cropOf(centre, grid, settings.margin) };
+        const saving = cost(regions[i]!.crop) + cost(regions[j]!.crop) - cost(merged.crop);
+        if (!best || saving > best.saving) best = { i, j, saving, merged };
+      }
+    }
+    if (!best || (best.saving < 0 && regions.length <= settings.maxRegions)) break;
+    regions = regions.filter((_, k) => k !== best!.i && k !== best!.j);
+    regions.push(best.merged);
+  }
+  const cropArea = regions.reduce((sum, r) => sum + boxArea(r.crop), 0);
+  const total = regions.reduce((sum, r) => sum + cost(r.crop), 0);
+  return total > settings.maxCost ? null : { regions, cost: total, cropShare: cropArea / frameArea };
+}
+
+/** Share of the frame that at least one crop covers (crops lie on the CROP_GRID). */
+function coveredShare(regions: readonly Region[], grid: BlockGrid): number {
+  const cols = grid.width / CROP_GRID;
+  const covered = new Uint8Array((grid.height / CROP_GRID) * cols);
+  for (const { crop } of regions) {
+    for (let y = crop.y0 / CROP_GRID; y < crop.y1 / CROP_GRID; y++) covered.fill(1, y * cols + crop.x0 / CROP_GRID, y * cols + crop.x1 / CROP_GRID);
+  }
+  return covered.reduce((a, b) => a + b, 0) / covered.length;
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { BLOCK, blockGrid, cellLuma, changedBlocks } from '../../src/reuse/change-detector.js';
+import { Prng } from '../../src/synth/prng.js';
+
+const grid = blockGrid(64, 128);
+const settings = { threshold: 8, minCells: 2 };
+
+function image(fill: (x: number, y: number) => number): Uint8Array {
+  const rgb = new Uint8Array(grid.width * grid.height * 3);
+  for (let y = 0; y < grid.height; y++) for (let x = 0; x < grid.width; x++) rgb.fill(fill(x, y), (y * grid.width + x) * 3, (y * grid.width + x) * 3 + 3);
+  return rgb;
+}
+
+describe('change detection', () => {
+  it('averages 4x4 cells of (R+G+B)/3', () => {
+    const rgb = image((x) => (x < 4 ? 30 : 90));
+    rgb[0] = 30 + 48; // one channel of one pixel: +48/3/16 = +1 on the first cell
+    const cells = cellLuma(rgb, grid);
+    expect(cells.length).toBe((64 / 4) * (128 / 4));
+    expect(cells[0]).toBeCloseTo(31, 5);
+    expect(cells[1]).toBeCloseTo(90, 5);
+  });
+
+  it('refuses sizes that are not whole blocks, and images of the wrong length', () => {
+    expect(() => blockGrid(60, 128)).toThrow(/multiples/);
+    expect(() => cellLuma(new Uint8Array(10), grid)).toThrow(/bytes/);
+  });
+
+  it('sees no change in fresh sensor noise at the generator strongest (+-9 per pixel)', () => {
+    const rng = new Prng(7);
+    const base = image((x, y) => 60 + ((x * 7 + y * 3) % 120));
+    const noisy = () => base.map((v) => Math.max(0, Math.min(255, Math.round(v + (rng.float() - 0.5) * 18))));
+    const changed = changedBlocks(cellLuma(noisy(), grid), cellLuma(noisy(), grid), grid, settings);
+    expect(changed.reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  it('marks the blocks a moved square covers, and only those', () => {
+    const square = (x0: number) => image((x, y) => (x >= x0 && x < x0 + 12 && y >= 20 && y < 32 ? 200 : 50));
+    const changed = changedBlocks(cellLuma(square(34), grid), cellLuma(square(10), grid), grid, settings);
+    const marked = [...changed.keys()].filter((i) => changed[i]).map((i) => [i % grid.cols, Math.floor(i / grid.cols)]);
+    // old square x 10-21, new x 34-45, rows 20-31: block columns 1-2 and 4-5 of row 2-3 (8 px blocks)
+    for (const [bx, by] of marked) {
+      const x0 = bx! * BLOCK;
+      const y0 = by! * BLOCK;
+      expect((x0 < 22 && x0 + BLOCK > 10) || (x0 < 46 && x0 + BLOCK > 34)).toBe(true);
+      expect(y0 < 32 && y0 + BLOCK > 20).toBe(true);
+    }
+    expect(marked.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('needs minCells changed cells in a block', () => {
+    const before = image(() => 50);
+    const after = image((x, y) => (x < 4 && y < 4 ? 200 : 50)); // exactly one cell
+    expect(changedBlocks(cellLuma(after, grid), cellLuma(before, grid), grid, settings)[0]).toBe(0);
+    expect(changedBlocks(cellLuma(after, grid), cellLuma(before, grid), grid, { threshold: 8, minCells: 1 })[0]).toBe(1);
+  });
+});
