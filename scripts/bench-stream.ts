@@ -32,6 +32,8 @@ const Options = z.object({
   moving: z.coerce.number().int().min(0).max(TEST_SEQUENCES.moving.length),
   margins: z.string().transform(list).pipe(z.array(z.number().int().min(0).max(256))),
   margin: z.coerce.number().int().min(0).max(256),
+  focusMargins: z.string().transform(list).pipe(z.array(z.number().int().min(-1).max(256))),
+  focusMargin: z.coerce.number().int().min(-1).max(256),
   keyframeInterval: z.coerce.number().int().min(1).max(10_000),
   threads: z.coerce.number().int().min(0).max(256),
   json: z.boolean(),
@@ -45,6 +47,8 @@ function parseOptions() {
     .option('--moving <n>', 'moving-camera test clips', String(TEST_SEQUENCES.moving.length))
     .option('--margins <list>', 'context margins (px) to compare, comma separated', '')
     .option('--margin <px>', 'context margin of the reuse run', String(DEFAULT_REUSE.margin))
+    .option('--focus-margin <px>', 'pixels around a centre stages 2-4 compute (-1: the whole crop)', String(DEFAULT_REUSE.focusMargin ?? -1))
+    .option('--focus-margins <list>', 'focus margins to compare with each of --margins (-1: the whole crop)', '')
     .option('--keyframe-interval <n>', 'frames between keyframes', String(DEFAULT_REUSE.keyframeInterval))
     .option('--threads <n>', 'threads (0 = all cores)', '0')
     .option('--json', 'print the JSON report', false)
@@ -149,7 +153,8 @@ async function main(): Promise<void> {
   const engine = await AnytimeEngine.load(resolve(o.bundle), { threads });
   if (!engine.regionsSupported()) throw new Error(`this bundle runs no crops here: ${JSON.stringify(engine.info().native)}`);
   const classes = engine.manifest.classes.length;
-  const settings: ReuseSettings = { ...DEFAULT_REUSE, margin: o.margin, keyframeInterval: o.keyframeInterval };
+  const focus = (px: number) => (px < 0 ? null : px);
+  const settings: ReuseSettings = { ...DEFAULT_REUSE, margin: o.margin, focusMargin: focus(o.focusMargin), keyframeInterval: o.keyframeInterval };
 
   const painting = new Progress('painting clips', o.sequences + o.moving);
   const staticClips: Clip[] = [];
@@ -179,12 +184,20 @@ async function main(): Promise<void> {
     moving = { full: f, reuse: r, ratio: round(r.ms_per_frame / f.ms_per_frame, 3) };
   }
 
+  // each setting against full frames again, interleaved: the machine's speed drifts between passes
   const margins = [];
   for (const margin of o.margins) {
-    const arm = new Arm(classes, { ...settings, margin });
-    await interleave(engine, staticClips, [arm], `margin ${margin}`);
-    const s = arm.summary();
-    margins.push({ margin, miou: s.miou, miou_vs_full: round(s.miou - fullSummary.miou, 2), recomputed_share: s.recomputed_share, ms_vs_full: round(s.ms_per_frame / fullSummary.ms_per_frame, 3) });
+    for (const focusMargin of o.focusMargins.length > 0 ? o.focusMargins : [o.focusMargin]) {
+      const base = new Arm(classes, null);
+      const arm = new Arm(classes, { ...settings, margin, focusMargin: focus(focusMargin) });
+      await interleave(engine, staticClips, [base, arm], `margin ${margin}, focus ${focusMargin}`);
+      const s = arm.summary();
+      const b = base.summary();
+      margins.push({
+        margin, focus_margin: focus(focusMargin), miou: s.miou, miou_vs_full: round(s.miou - b.miou, 2), recomputed_share: s.recomputed_share,
+        ms_vs_full: round(s.ms_per_frame / b.ms_per_frame, 3),
+      });
+    }
   }
 
   const info = engine.info();
@@ -215,9 +228,9 @@ async function main(): Promise<void> {
   console.log(`reuse vs full: ${report.ratio}x compute per frame, mIoU ${report.miou_delta}, slowest reuse frame ${reuseSummary.slowest_vs_full_median}x the median full frame; modes ${JSON.stringify(reuseSummary.modes)}`);
   if (moving) console.log(`moving camera: reuse ${moving.reuse.ms_per_frame} ms vs full ${moving.full.ms_per_frame} ms per frame (${moving.ratio}x), modes ${JSON.stringify(moving.reuse.modes)}`);
   if (margins.length > 0) {
-    console.log('| margin px | mIoU | vs full | recomputed share | compute vs full |');
-    console.log('|---|---|---|---|---|');
-    for (const m of margins) console.log(`| ${m.margin} | ${m.miou} | ${m.miou_vs_full} | ${m.recomputed_share} | ${m.ms_vs_full}x |`);
+    console.log('| margin px | stages 2-4 around the centre px | mIoU | vs full | recomputed share | compute vs full |');
+    console.log('|---|---|---|---|---|---|');
+    for (const m of margins) console.log(`| ${m.margin} | ${m.focus_margin ?? 'whole crop'} | ${m.miou} | ${m.miou_vs_full} | ${m.recomputed_share} | ${m.ms_vs_full}x |`);
   }
 }
 

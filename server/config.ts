@@ -32,6 +32,8 @@ const Config = z.object({
   deviceConcurrency: z.coerce.number().int().min(1).max(64).default(1),
   reuse: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   reuseMargin: z.coerce.number().int().min(0).max(256).default(DEFAULT_REUSE.margin),
+  /** -1: stages 2-4 compute the whole crop. */
+  reuseFocusMargin: z.coerce.number().int().min(-1).max(256).default(DEFAULT_REUSE.focusMargin ?? -1),
   reuseKeyframeInterval: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_REUSE.keyframeInterval),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -64,6 +66,7 @@ export const ENV_NAMES: Readonly<Record<keyof ServerConfig, string>> = Object.fr
   deviceConcurrency: 'ADPC_DEVICE_CONCURRENCY',
   reuse: 'ADPC_REUSE',
   reuseMargin: 'ADPC_REUSE_MARGIN',
+  reuseFocusMargin: 'ADPC_REUSE_FOCUS_MARGIN',
   reuseKeyframeInterval: 'ADPC_REUSE_KEYFRAME_INTERVAL',
   logLevel: 'LOG_LEVEL',
 });

@@ -3,7 +3,7 @@
 //   new Executor({stages, weights, classes, isa, threads})
 //   executor.isa, executor.threads
 //   executor.newRun()                                   -> Run (per frame state)
-//   executor.runStage(run, k, threshold, needFeatures, from?) -> Promise<{labels, confidence, computed}>
+//   executor.runStage(run, k, threshold, needFeatures, from?, focus?) -> Promise<{labels, confidence, computed}>
 //       from = {features: Float32Array[] (NCHW), shapes: [c,h,w][], logits, confidence, labels}:
 //       the state of stage k-1 when onnxruntime ran it
 //   executor.importState(run, k, from)                  -> Promise: takes stage k's outputs only
@@ -326,18 +326,24 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
   Napi::Value RunStage(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     try {
-      if (info.Length() < 4) bad("runStage(run, k, threshold, needFeatures, from?)");
+      if (info.Length() < 4) bad("runStage(run, k, threshold, needFeatures, from?, focus?)");
       RunWrap* run = claim(info[0]);
       const int k = integer(info[1], "stage");
       if (!info[2].IsNumber()) bad("threshold must be a number");
       const float threshold = float(info[2].As<Napi::Number>().DoubleValue());
       const bool need = info[3].ToBoolean().Value();
       std::shared_ptr<Import> from = info.Length() > 4 ? parse_import(info[4]) : nullptr;
+      std::shared_ptr<std::vector<uint8_t>> focus;
+      if (info.Length() > 5 && !info[5].IsUndefined()) {
+        if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) bad("focus must be a Uint8Array");
+        const Napi::Uint8Array f = info[5].As<Napi::Uint8Array>();
+        focus = std::make_shared<std::vector<uint8_t>>(f.Data(), f.Data() + f.ElementLength());
+      }
       auto out = std::make_shared<std::tuple<adpc::StageResult, std::vector<uint8_t>, std::vector<float>>>();
       std::shared_ptr<Executor> ex = ex_;
       return RunWorker::start(env, run, info[0].As<Napi::Object>(), [=] {
         if (from) ex->import_state(run->state, k - 1, from->features, from->shapes, from->logits, from->confidence, from->labels);
-        std::get<0>(*out) = ex->run_stage(run->state, k, threshold, need);
+        std::get<0>(*out) = ex->run_stage(run->state, k, threshold, need, focus.get());
         std::get<1>(*out) = run->state.labels;
         std::get<2>(*out) = run->state.confidence;
       }, [=](Napi::Env e) -> Napi::Value {

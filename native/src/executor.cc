@@ -373,7 +373,7 @@ std::vector<OpTiming> Executor::profile(int k) {
 
 // The masks: 1/4 resolution from the confidence, nearest-resized to the other resolutions.
 // Stage 1 computes everything.
-static void make_masks(Executor::Arena& a, const Program& p, const RunState& run, float threshold) {
+static void make_masks(Executor::Arena& a, const Program& p, const RunState& run, float threshold, const std::vector<uint8_t>* focus) {
   const Shape& quarter = p.tensors[p.out_logits];
   const size_t n = p.resolutions.size();
   a.masks.resize(n);
@@ -391,7 +391,8 @@ static void make_masks(Executor::Arena& a, const Program& p, const RunState& run
       const int sy = nearest_index(y, quarter.h, h);
       for (int x = 0; x < w; x++) {
         const size_t q = size_t(y) * w + x;
-        m[q] = p.stage == 1 || run.confidence[size_t(sy) * quarter.w + nearest_index(x, quarter.w, w)] <= threshold;
+        const size_t source = size_t(sy) * quarter.w + nearest_index(x, quarter.w, w);
+        m[q] = p.stage == 1 || (run.confidence[source] <= threshold && (!focus || (*focus)[source]));
         (m[q] ? a.mask_lists[r] : a.unmask_lists[r]).push_back(int32_t(q));
       }
     }
@@ -525,7 +526,7 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
   }
 }
 
-StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features) {
+StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features, const std::vector<uint8_t>* focus) {
   std::lock_guard<std::mutex> lock(mutex_);
   Compiled* cp = const_cast<Compiled*>(&compiled_for(k, run.quarter_h, run.quarter_w));
   const Program& p = cp->prog;
@@ -539,6 +540,11 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
     const Shape& a = run.feature_shapes[i];
     const Shape& b = p.tensors[p.inputs[i]];
     if (a.c != b.c || a.h != b.h || a.w != b.w) throw std::invalid_argument("native executor: input feature shape differs from the program");
+  }
+
+  if (focus && focus->size() != p.tensors[p.out_logits].positions()) {
+    throw std::invalid_argument("native executor: the focus has " + std::to_string(focus->size()) + " positions, the 1/4-resolution map " +
+                                std::to_string(p.tensors[p.out_logits].positions()));
   }
 
   if (!arena_) arena_ = std::make_unique<Arena>();
@@ -571,7 +577,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   auto map = [&](int t) { const Shape& s = p.tensors[t]; return MapRef{ptr[t], s.h, s.w, s.c}; };
   auto term_of = [&](int t, const Bilinear* up) { const Shape& s = p.tensors[t]; return adpc::MapTerm{ptr[t], s.h, s.w, s.c, up}; };
 
-  make_masks(a, p, run, threshold);
+  make_masks(a, p, run, threshold, focus);
   lap(n_ops, 0);
   find_needed(a, *cp, need_features);
   lap(n_ops + 1, 0);

@@ -76,7 +76,9 @@ class Executor {
                     const std::vector<Shape>& shapes, const float* logits_nchw, const float* confidence,
                     const uint8_t* labels);
   // Runs stage k on the state left by stage k-1. `need_features`: a later stage will read them.
-  StageResult run_stage(RunState& run, int k, float threshold, bool need_features);
+  // `focus` (1/4 resolution, or null for everywhere): where results are wanted at all; the
+  // mask of a masked stage is the confidence test and the focus together.
+  StageResult run_stage(RunState& run, int k, float threshold, bool need_features, const std::vector<uint8_t>* focus = nullptr);
   // The state's features and logits as NCHW (for an onnxruntime stage after this one).
   void export_nchw(const RunState& run, std::vector<float*> features, float* logits);
   // Labels at out_h x out_w from the merged logits upsampled bilinearly (align_corners false).

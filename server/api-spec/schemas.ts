@@ -162,7 +162,8 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
     reuse: object({
       enabled: { type: 'boolean', description: 'whether this stream starts with region reuse on' },
       crops: { type: 'boolean', description: 'whether changed regions run as crops here (the native executor runs every stage); if not, a changed frame runs in full' },
-      margin: int(),
+      margin: { ...int(), description: 'context pixels (at the model input size) around each recomputed region' },
+      focus_margin: { type: ['integer', 'null'], minimum: 0, description: 'pixels around a region that stages 2-4 compute too; null: the whole crop' },
       keyframe_interval: int(1),
     }),
   }),

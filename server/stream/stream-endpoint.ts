@@ -37,7 +37,12 @@ export class StreamEndpoint {
 
   constructor(server: Server, private readonly deps: StreamDeps) {
     const { config } = deps;
-    this.reuse = { byDefault: config.reuse, settings: { ...DEFAULT_REUSE, margin: config.reuseMargin, keyframeInterval: config.reuseKeyframeInterval } };
+    this.reuse = {
+      byDefault: config.reuse,
+      settings: {
+        ...DEFAULT_REUSE, margin: config.reuseMargin, focusMargin: config.reuseFocusMargin < 0 ? null : config.reuseFocusMargin, keyframeInterval: config.reuseKeyframeInterval,
+      },
+    };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes });
     // a handshake ws cannot accept (bad key, version, method) is answered here, in our shape
     this.wss.on('wsClientError', (e: Error, socket: Duplex, req: IncomingMessage) => {

@@ -113,7 +113,10 @@ export class StreamSession {
     this.idleTimer = limits.idleMs > 0 ? setTimeout(() => this.onIdle(), limits.idleMs) : null;
     this.sendJson({
       type: 'hello', protocol: PROTOCOL_VERSION, request_id: ids.requestId, stream_id: ids.streamId, model: modelInfo(engine),
-      reuse: { enabled: this.reuse !== null, crops: engine.regionsSupported?.() ?? false, margin: deps.reuse.settings.margin, keyframe_interval: deps.reuse.settings.keyframeInterval },
+      reuse: {
+        enabled: this.reuse !== null, crops: engine.regionsSupported?.() ?? false, margin: deps.reuse.settings.margin,
+        focus_margin: deps.reuse.settings.focusMargin, keyframe_interval: deps.reuse.settings.keyframeInterval,
+      },
     });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => (this.alive = true));

@@ -68,6 +68,12 @@ export interface RunOptions {
    * 32, at most the input size; needs the native executor (see regionsSupported()).
    */
   size?: { height: number; width: number };
+  /**
+   * Where results matter, one byte per output position (of `size`): stages 2-4 compute only
+   * where it is non-zero and the confidence asks for it, so a crop's context margin costs
+   * stage 1 alone. Needs the native executor, like `size`.
+   */
+  focus?: Uint8Array;
   /** Waits for the device before each stage; the returned function frees it. */
   acquire?: (stage: number) => Promise<() => void>;
 }
@@ -199,17 +205,20 @@ export class AnytimeEngine {
     const maxExit = budget.max_exit ?? EXITS;
     const arrivedAt = options.arrivedAt ?? performance.now();
     const size = options.size ?? m.input;
-    if (options.size) {
-      if (!this.regionsSupported()) throw new RangeError(`crops need the native executor (${this.bundle.nativeUnavailable ?? 'it has no program for every stage'})`);
-      const { height, width } = options.size;
+    const stride = m.output.stride;
+    if (options.size || options.focus) {
+      if (!this.regionsSupported()) throw new RangeError(`crops and focus need the native executor (${this.bundle.nativeUnavailable ?? 'it has no program for every stage'})`);
+      const { height, width } = size;
       if (![height, width].every((v) => Number.isInteger(v) && v >= 32 && v % 32 === 0) || height > m.input.height || width > m.input.width) {
         throw new RangeError(`a crop is ${height}x${width}: sides must be multiples of 32, at most ${m.input.height}x${m.input.width}`);
       }
-      // the onnxruntime graphs have the input size built in: a crop runs natively throughout
+      if (options.focus && options.focus.length !== (height / stride) * (width / stride)) {
+        throw new RangeError(`the focus has ${options.focus.length} positions, a ${height}x${width} run ${(height / stride) * (width / stride)}`);
+      }
+      // the onnxruntime graphs have the input size built in and no focus: these run natively throughout
       pinned = { 1: 'native', 2: 'native', 3: 'native', 4: 'native' };
     }
     if (input.length !== 3 * size.height * size.width) throw new RangeError(`input has ${input.length} values, a ${size.height}x${size.width} image needs ${3 * size.height * size.width}`);
-    const stride = m.output.stride;
     // the costs in the manifest are for the input size: a crop has that share of every position
     const area = (size.height * size.width) / (m.input.height * m.input.width);
     let carried: Carried = { kind: 'ort', outputs: { image: floatTensor(input, [1, 3, size.height, size.width]) } };
@@ -234,7 +243,7 @@ export class AnytimeEngine {
         try {
           if (form === 'native') {
             nativeRun ??= this.bundle.native!.newRun();
-            out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit);
+            out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit, options.focus);
           } else {
             out = await this.runOrt(k, form, carried, nativeRun, threshold);
           }
@@ -255,7 +264,7 @@ export class AnytimeEngine {
         const gflops = stageGflops(stage, shares, area);
         cumulative += gflops;
 
-        expectedShare = shareAtOrBelow(out.confidence, threshold);
+        expectedShare = shareAtOrBelow(out.confidence, threshold, options.focus);
         const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned, size, area });
         yield {
           exit: k,
@@ -307,7 +316,7 @@ export class AnytimeEngine {
     };
   }
 
-  private async runNative(k: number, run: NativeRun, carried: Carried, threshold: number, needFeatures: boolean): Promise<StageOutput> {
+  private async runNative(k: number, run: NativeRun, carried: Carried, threshold: number, needFeatures: boolean, focus?: Uint8Array): Promise<StageOutput> {
     let from: NativeImport | undefined;
     if (k === 1) {
       const image = (carried as { outputs: Record<string, Tensor> }).outputs.image!;
@@ -315,7 +324,7 @@ export class AnytimeEngine {
     } else if (carried.kind === 'ort') {
       from = nativeImportOf(carried.outputs);
     }
-    const result = await this.bundle.native!.runStage(run, k, threshold, needFeatures, from);
+    const result = await this.bundle.native!.runStage(run, k, threshold, needFeatures, from, k === 1 ? undefined : focus);
     return { labels: result.labels, confidence: result.confidence, computed: k === 1 ? null : result.computed, carried: { kind: 'native' } };
   }
 
@@ -346,10 +355,10 @@ export class AnytimeEngine {
   }
 }
 
-/** Share of pixels the next stage will compute: merged confidence still <= threshold. */
-function shareAtOrBelow(confidence: Float32Array, threshold: number): number {
+/** Share of pixels the next stage will compute: merged confidence still <= threshold, in the focus. */
+function shareAtOrBelow(confidence: Float32Array, threshold: number, focus?: Uint8Array): number {
   const t = Math.fround(threshold); // the graphs compare in float32
   let active = 0;
-  for (let i = 0; i < confidence.length; i++) if (confidence[i]! <= t) active++;
+  for (let i = 0; i < confidence.length; i++) if (confidence[i]! <= t && (!focus || focus[i])) active++;
   return active / confidence.length;
 }

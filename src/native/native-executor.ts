@@ -86,7 +86,7 @@ interface AddonExecutor {
   readonly isa: string;
   readonly threads: number;
   newRun(): NativeRun;
-  runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport): Promise<NativeStageResult>;
+  runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport, focus?: Uint8Array): Promise<NativeStageResult>;
   importState(run: NativeRun, k: number, from: NativeImport): Promise<unknown>;
   exportState(run: NativeRun): Promise<{ features: Float32Array[]; logits: Float32Array }>;
   fullLabels(run: NativeRun, height: number, width: number): Promise<Uint8Array>;
@@ -204,9 +204,12 @@ export class NativeExecutor {
     if (this.spare.length < SPARE_RUNS && !this.spare.includes(run)) this.spare.push(run);
   }
 
-  /** Runs stage k on the run's state; `from` when stage k-1 ran in onnxruntime. */
-  runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport): Promise<NativeStageResult> {
-    return this.ex.runStage(run, k, threshold, needFeatures, from);
+  /**
+   * Runs stage k on the run's state; `from` when stage k-1 ran in onnxruntime. `focus` (one
+   * byte per 1/4-resolution position) limits where stage k computes to where it is non-zero.
+   */
+  runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport, focus?: Uint8Array): Promise<NativeStageResult> {
+    return this.ex.runStage(run, k, threshold, needFeatures, from, focus);
   }
 
   /** Takes stage k's onnxruntime outputs into the run (benchmarks time the import apart). */

@@ -22,6 +22,12 @@ export type KeyframeReason = (typeof KEYFRAME_REASONS)[number];
 export interface ReuseSettings {
   /** Context in pixels (at the engine's input size) around each changed cluster. */
   readonly margin: number;
+  /**
+   * Pixels around a centre that stages 2-4 compute too (null: the whole crop). Beyond it the
+   * margin is context for stage 1 only, and the later stages see it as ADP-C sees confident
+   * pixels: features interpolated from the computed ones.
+   */
+  readonly focusMargin: number | null;
   /** A full frame at least every this many frames. */
   readonly keyframeInterval: number;
   /** Grey levels a cell's mean must move to count as changed. */
@@ -44,11 +50,12 @@ export interface ReuseSettings {
  */
 export const DEFAULT_REUSE: ReuseSettings = Object.freeze({
   margin: 32,
+  focusMargin: 16,
   keyframeInterval: 50,
   threshold: 8,
   minCells: 1,
   globalShare: 0.4,
-  maxCost: 0.75,
+  maxCost: 0.85,
   cropOverhead: 0.012,
   maxRegions: 16,
 });
@@ -204,10 +211,12 @@ export class RegionReuse {
     const frameArea = grid.height * grid.width;
     const report: ReuseReport = { mode: 'regions', keyframe: null, regions: regions.map((r) => r.centre), recomputedShare: cropShare };
     const cropArea = regions.reduce((sum, r) => sum + boxArea(r.crop), 0);
+    const focusMargin = this.settings.focusMargin;
     const runs = regions.map((r) => engine.run(cutPlanes(frame.data, 3, grid.height, grid.width, r.crop), {
       ...options,
       withConfidence: true,
       size: { height: r.crop.y1 - r.crop.y0, width: r.crop.x1 - r.crop.x0 },
+      ...(focusMargin !== null ? { focus: focusOf(r, focusMargin, stride) } : {}),
       budget: shareBudget(options.budget, boxArea(r.crop) / cropArea),
     }));
     let cumulative = 0;
@@ -275,6 +284,19 @@ export class RegionReuse {
     this.reference = { ...ref, cells: refCells, labels, confidence, full, exit: Math.min(ref.exit, exit) };
     this.sinceKeyframe++;
   }
+}
+
+/** 1 at the crop's output positions within `margin` pixels of its centre. */
+function focusOf(r: Region, margin: number, stride: number): Uint8Array {
+  const w = (r.crop.x1 - r.crop.x0) / stride;
+  const h = (r.crop.y1 - r.crop.y0) / stride;
+  const focus = new Uint8Array(w * h);
+  const x0 = Math.max(0, Math.floor((r.centre.x0 - margin - r.crop.x0) / stride));
+  const x1 = Math.min(w, Math.ceil((r.centre.x1 + margin - r.crop.x0) / stride));
+  const y0 = Math.max(0, Math.floor((r.centre.y0 - margin - r.crop.y0) / stride));
+  const y1 = Math.min(h, Math.ceil((r.centre.y1 + margin - r.crop.y0) / stride));
+  for (let y = y0; y < y1; y++) focus.fill(1, y * w + x0, y * w + x1);
+  return focus;
 }
 
 function withoutConfidence(result: ExitResult, options: RunOptions): ExitResult {

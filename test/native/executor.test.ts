@@ -227,6 +227,31 @@ describe.runIf(nativeUnavailable() === null)('crops (region reuse) and full-reso
     await expect(collect(cropEngine, { size: { height: 32, width: 32 } })).rejects.toThrow(/native executor/);
   }, 60_000);
 
+  it('computes stages 2-4 only inside a focus, and everywhere with a focus of ones', async () => {
+    const index = readReferenceIndex(full);
+    const image = readReference(full, index, 'image').data as Float32Array;
+    const collect = async (opts: RunOptions) => { const out: ExitResult[] = []; for await (const r of engine.run(image, opts)) out.push(r); return out; };
+    const budget = { threshold: 1 };
+    const plain = await collect({ budget });
+    const ones = await collect({ budget, focus: new Uint8Array(16 * 32).fill(1) });
+    ones.forEach((r, i) => {
+      expect(r.labels).toEqual(plain[i]!.labels);
+      expect(r.computedShare).toBe(plain[i]!.computedShare);
+    });
+    // the left half of the 16x32 output
+    const focus = new Uint8Array(16 * 32);
+    for (let y = 0; y < 16; y++) focus.fill(1, y * 32, y * 32 + 16);
+    const half = await collect({ budget, focus });
+    expect(half.map((r) => r.form)).toEqual(['native', 'native', 'native', 'native']);
+    for (const r of half.slice(1)) {
+      expect(r.computedShare).toBeCloseTo(0.5, 9);
+      // outside the focus nothing was computed: the merged logits, and labels, are exit 1's
+      for (let i = 0; i < focus.length; i++) if (!focus[i]) expect(r.labels[i]).toBe(half[0]!.labels[i]);
+    }
+    expect(half[3]!.cumulativeGflops).toBeLessThan(plain[3]!.cumulativeGflops);
+    await expect(collect({ focus: new Uint8Array(7) })).rejects.toThrow(/focus has 7 positions/);
+  }, 60_000);
+
   it('gives labels at the input size from bilinear logits, natively and in onnxruntime', async () => {
     const index = readReferenceIndex(full);
     const image = readReference(full, index, 'image').data as Float32Array;

@@ -114,6 +114,36 @@ describe('region reuse', () => {
     expect(at(same.exits[0]!, 120, 60)).toBe(14);
   });
 
+  it('limits stages 2-4 to the centre and its focus margin, or not at all', async () => {
+    for (const focusMargin of [16, null]) {
+      const engine = taggingEngine();
+      const reuse = new RegionReuse({ ...DEFAULT_REUSE, focusMargin });
+      await run(reuse, engine, frame());
+      const last = (await run(reuse, engine, frame([[40, 16, 12]]))).exits[3]!;
+      const { options } = engine.calls[1]!;
+      if (focusMargin === null) {
+        expect(options.focus).toBeUndefined();
+        continue;
+      }
+      const { height, width } = options.size!;
+      const w = width / STRIDE;
+      const focus = options.focus!;
+      expect(focus.length).toBe((height / STRIDE) * w);
+      // the crop's origin: the region's crop is where the centre sits plus the margin, on the grid
+      const centre = last.reuse.regions[0]!;
+      const cropX = Math.max(0, Math.floor((centre.x0 - 32) / 32) * 32);
+      const cropY = Math.max(0, Math.floor((centre.y0 - 32) / 32) * 32);
+      for (let y = 0; y < height / STRIDE; y++) {
+        for (let x = 0; x < w; x++) {
+          const px = cropX + x * STRIDE;
+          const py = cropY + y * STRIDE;
+          const inside = px >= centre.x0 - 16 && px < centre.x1 + 16 && py >= centre.y0 - 16 && py < centre.y1 + 16;
+          expect(focus[y * w + x], `${px},${py}`).toBe(inside ? 1 : 0);
+        }
+      }
+    }
+  });
+
   it('hands out maps it never writes to again', async () => {
     const engine = taggingEngine();
     const reuse = new RegionReuse();
