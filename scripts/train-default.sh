@@ -5,7 +5,7 @@
 # phases on 8,000 scenes with whole frames, batch 32, bfloat16 and half of the steps CA on (the
 # model was grown over several sessions: each session's time bounded a phase); evaluation on the
 # fixed test split; the checkpoint copied to models/checkpoints/default and the bundle
-# models/default exported from it with its sparse crossover measured.
+# models/default exported from it with its form times measured (crossovers.json).
 # The CPU phases take about 4 hours on a 2-core CPU; the GPU phases took 11 minutes on an H200
 # (on a CPU they would take days). Re-running skips finished phases and resumes a stopped one.
 set -euo pipefail
@@ -52,6 +52,6 @@ cp "$FINAL/eval.json" models/checkpoints/default/eval.json
 npm run -s export -- --checkpoint models/checkpoints/default/model.pt --out models/default \
   --evaluation models/checkpoints/default/eval.json --threshold "$SHIPPED" \
   --sample "$DATA/leftImg8bit/test/synth/synth_000000_000000_leftImg8bit.png"
-# the engine picks stage 4's sparse form below the crossover measured here
+# the engine picks each stage's form from the times measured here (crossovers.json, this machine)
 npm run -s bench:stages -- --images 30 --repeats 5 --write-crossover
 echo "default model written to models/checkpoints/default, its bundle to models/default"
