@@ -27,6 +27,7 @@ export class Controls {
   readonly run = byId<HTMLButtonElement>('run');
   readonly opacity = byId<HTMLInputElement>('opacity');
   readonly showSkipped = byId<HTMLInputElement>('show-skipped');
+  readonly reuse = byId<HTMLInputElement>('reuse');
   readonly tokenBox = byId<HTMLFormElement>('token-box');
   readonly token = byId<HTMLInputElement>('token');
   private readonly rate = byId<HTMLInputElement>('rate');

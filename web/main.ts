@@ -1,7 +1,7 @@
 // The demo page: frames from a source go to WS /v1/stream with the budget of the controls; each
 // exit that comes back is drawn over the frame it belongs to, coarse to fine, with the figures.
 // After drawing an exit the page dispatches `adpc-exit` on window (detail: frame id, exit,
-// exits, stop, computed share), for whoever watches the page (its browser test does).
+// exits, stop, computed share, reuse mode), for whoever watches the page (its browser test does).
 
 import type { ModelDescription } from '../src/model-description.js';
 import { ExitTimeChart } from './chart.js';
@@ -10,7 +10,7 @@ import { Figures, pct } from './figures.js';
 import { renderLegend } from './legend.js';
 import { Overlay, skippedPositions } from './overlay.js';
 import { cameraSource, synthSource, videoFileSource, type FrameSource } from './sources.js';
-import { StreamClient, type FrameOutcome, type StreamExit } from './stream-client.js';
+import { StreamClient, type ExitMetadata, type FrameOutcome, type StreamExit } from './stream-client.js';
 
 type Model = ModelDescription;
 
@@ -39,6 +39,7 @@ const controls = new Controls();
 const frameCanvas = el<HTMLCanvasElement>('frame');
 const overlayCanvas = el<HTMLCanvasElement>('overlay');
 const skippedCanvas = el<HTMLCanvasElement>('skipped');
+const regionsCanvas = el<HTMLCanvasElement>('regions');
 const stage = el<HTMLDivElement>('stage');
 const video = el<HTMLVideoElement>('video');
 const capture = document.createElement('canvas');
@@ -112,7 +113,7 @@ async function connect(): Promise<void> {
       setStatus('closed', `stream closed (${code}${reason ? ` ${reason}` : ''}); reconnecting`);
       setTimeout(connect, RECONNECT_MS);
     },
-  });
+  }, { reuse: controls.reuse.checked });
 }
 
 /** Once the model is known: the views that depend on it, and the first source. */
@@ -229,11 +230,34 @@ function onExit(x: StreamExit): void {
   el('exit-shown').textContent = `exit ${m.exit} of ${m.exits}`;
   el('share').textContent = `computed share ${pct(m.computed_share)}`;
   el('gflops-used').textContent = `${m.cumulative_gflops.toFixed(2)} GFLOPs of ${dense.toFixed(2)} dense (${pct(m.cumulative_gflops / dense)})`;
-  el('frame-info').textContent = `frame ${m.frame_id} · ${f.describe}${m.stop ? ` · stop: ${m.stop}` : ''}`;
+  el('frame-info').textContent = `frame ${m.frame_id} · ${f.describe}${m.stop ? ` · stop: ${m.stop}` : ''}${reuseText(m.reuse)}`;
+  drawRegions(m.reuse, f.image.width, f.image.height);
   view.figures.render(x.receivedAt);
   window.dispatchEvent(new CustomEvent('adpc-exit', {
-    detail: { frameId: m.frame_id, exit: m.exit, exits: m.exits, stop: m.stop, computedShare: m.computed_share },
+    detail: { frameId: m.frame_id, exit: m.exit, exits: m.exits, stop: m.stop, computedShare: m.computed_share, reuse: m.reuse?.mode ?? null },
   }));
+}
+
+/** What region reuse did for the frame, for the caption. */
+function reuseText(reuse: ExitMetadata['reuse']): string {
+  if (!reuse) return '';
+  if (reuse.mode === 'reused') return ' · nothing changed: labels reused';
+  if (reuse.mode === 'full') return ` · keyframe (${(reuse.keyframe ?? '').replace('_', ' ')})`;
+  return ` · ${reuse.regions.length} region${reuse.regions.length === 1 ? '' : 's'} recomputed, ${pct(reuse.recomputed_share)} of the frame`;
+}
+
+/** Outlines where labels were recomputed (the frame's pixels, which are the canvas's). */
+function drawRegions(reuse: ExitMetadata['reuse'], width: number, height: number): void {
+  if (regionsCanvas.width !== width || regionsCanvas.height !== height) {
+    regionsCanvas.width = width;
+    regionsCanvas.height = height;
+  }
+  const ctx = regionsCanvas.getContext('2d')!;
+  ctx.clearRect(0, 0, width, height);
+  if (reuse?.mode !== 'regions') return;
+  ctx.strokeStyle = '#ffd43b';
+  ctx.lineWidth = Math.max(1, width / 256);
+  for (const r of reuse.regions) ctx.strokeRect(r.x, r.y, r.width, r.height);
 }
 
 function onEnd(frameId: number, outcome: FrameOutcome): void {
@@ -255,6 +279,7 @@ controls.file.addEventListener('change', () => {
 controls.onSendChange(() => {
   if (controls.source.value.startsWith('synth')) void useSource(controls.source.value as SourceChoice);
 });
+controls.reuse.addEventListener('change', () => client?.setReuse(controls.reuse.checked));
 controls.run.addEventListener('click', () => {
   running = !running;
   controls.run.textContent = running ? 'pause' : 'resume';

@@ -20,6 +20,13 @@ export interface ExitMetadata {
   readonly form: string;
   readonly timing_ms: { readonly queue: number; readonly decode: number; readonly compute: number; readonly encode: number };
   readonly stop: string | null;
+  /** What region reuse computed (docs/PROTOCOL.md); null when the stream has it off. */
+  readonly reuse: {
+    readonly mode: 'full' | 'regions' | 'reused';
+    readonly keyframe: string | null;
+    readonly regions: readonly { readonly x: number; readonly y: number; readonly width: number; readonly height: number }[];
+    readonly recomputed_share: number;
+  } | null;
 }
 
 export interface StreamExit {
@@ -47,6 +54,11 @@ export interface StreamEvents {
 /** The options the page streams with: stride label maps, raw ids, confidence for the skip view. */
 const STREAM_OPTIONS = { type: 'config', size: 'stride', labels: 'raw', confidence: true } as const;
 
+export interface PageOptions {
+  /** Region reuse: the server recomputes only what changed. */
+  readonly reuse: boolean;
+}
+
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 function exitOf(data: ArrayBuffer, receivedAt: number): StreamExit {
@@ -73,10 +85,10 @@ export class StreamClient {
   /** The server acknowledged STREAM_OPTIONS: exits will come in the shape the page reads. */
   private configured = false;
 
-  constructor(url: string, private readonly events: StreamEvents) {
+  constructor(url: string, private readonly events: StreamEvents, options: PageOptions) {
     this.ws = new WebSocket(url);
     this.ws.binaryType = 'arraybuffer';
-    this.ws.onopen = () => this.ws.send(JSON.stringify(STREAM_OPTIONS));
+    this.ws.onopen = () => this.ws.send(JSON.stringify({ ...STREAM_OPTIONS, reuse: options.reuse }));
     this.ws.onmessage = (e: MessageEvent<ArrayBuffer | string>) => this.onMessage(e.data);
     this.ws.onclose = (e) => {
       for (const id of this.inFlight) events.end(id, 'lost');
@@ -105,6 +117,11 @@ export class StreamClient {
     this.ws.send(encodeFrameMessage({ frameId, format, width, height, budget, image }));
     this.inFlight.add(frameId);
     return frameId;
+  }
+
+  /** Turns region reuse on or off for the frames sent from now on. */
+  setReuse(on: boolean): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: 'config', reuse: on }));
   }
 
   close(): void {

@@ -82,6 +82,8 @@ interface RecordedExit {
   exits: number;
   stop: string | null;
   computedShare: number;
+  /** Region reuse's mode for the frame, null with reuse off. */
+  reuse: 'full' | 'regions' | 'reused' | null;
   /** A hash of the overlay canvas's pixels right after this exit was drawn, and how many are coloured. */
   hash: number;
   coloured: number;
@@ -243,6 +245,29 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'the page in Chromium' : `the page
     await page.screenshot({ path: SCREENSHOT });
     expect(problems).toEqual([]);
   }, 240_000);
+
+  it('recomputes only what changed on the static clip when asked, and draws where', async () => {
+    await page.selectOption('#source', 'synth-static');
+    await page.check('#reuse');
+    if (await page.textContent('#run') === 'resume') await page.click('#run');
+    const checked = await lastFrameId();
+    // the config reaches the server before the next frame does: frames after that one carry reuse
+    const frames = await framesAfter(checked + 1, 6);
+    const modes = frames.map((list) => list.at(-1)!.reuse);
+    expect(modes.every((m) => m !== null), modes.join()).toBe(true);
+    expect(modes.some((m) => m === 'regions' || m === 'reused'), modes.join()).toBe(true);
+    for (const list of frames.filter((l) => l.at(-1)!.reuse === 'regions')) {
+      expect(list.map((e) => e.exit)).toEqual([1, 2, 3, 4]);
+      // exit 1 computed the crops only
+      expect(list[0]!.computedShare).toBeLessThan(1);
+    }
+    await page.waitForFunction(() => / recomputed, \d+% of the frame| labels reused| keyframe/.test(document.getElementById('frame-info')!.textContent!), undefined, { timeout: 10_000 });
+    await page.screenshot({ path: join(repoRoot, 'reports', 'demo-reuse.png') });
+    await page.uncheck('#reuse');
+    const off = await framesAfter(await lastFrameId() + 1, 2);
+    expect(off.map((list) => list.at(-1)!.reuse)).toEqual([null, null]);
+    expect(problems).toEqual([]);
+  }, 120_000);
 
   it('asks for the token of a server that has one, and streams with it', async () => {
     const token = 'page-token-0123456789';
