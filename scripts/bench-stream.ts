@@ -84,6 +84,8 @@ class Arm {
   readonly modes = { full: 0, regions: 0, reused: 0 };
   readonly keyframes: Record<string, number> = {};
   readonly shares: number[] = [];
+  /** Each frame's mode, in the order of `ms`. */
+  readonly frameModes: string[] = [];
 
   constructor(classes: number, readonly settings: ReuseSettings | null) {
     this.confusion = new Confusion(classes);
@@ -109,9 +111,23 @@ class Arm {
     this.confusion.add(truth, resizeLabels(last, width, height).labels);
     if ('reuse' in last) {
       this.modes[last.reuse.mode]++;
+      this.frameModes.push(last.reuse.mode);
       this.shares.push(last.reuse.recomputedShare);
       if (last.reuse.keyframe) this.keyframes[last.reuse.keyframe] = (this.keyframes[last.reuse.keyframe] ?? 0) + 1;
     }
+  }
+
+  /** Each frame against the same frame's full run (they ran next to each other): by mode, and the share above 1.15x. */
+  paired(full: Arm) {
+    const ratios = this.ms.map((ms, i) => ms / full.ms[i]!);
+    const of = (mode: string) => ratios.filter((_, i) => this.frameModes[i] === mode);
+    return {
+      keyframe_median: round(median(of('full')), 3),
+      regions_median: round(median(of('regions')), 3),
+      regions_p99: round(quantile(of('regions'), 0.99), 3),
+      share_over_1_15: round(ratios.filter((r) => r > 1.15).length / ratios.length, 4),
+      full_share_over_1_15: round(of('full').filter((r) => r > 1.15).length / Math.max(1, of('full').length), 4),
+    };
   }
 
   summary(fullMedianMs?: number) {
@@ -172,7 +188,7 @@ async function main(): Promise<void> {
   const reuse = new Arm(classes, settings);
   await interleave(engine, staticClips, [full, reuse], 'static clips');
   const fullSummary = full.summary();
-  const reuseSummary = reuse.summary(median(full.ms));
+  const reuseSummary = { ...reuse.summary(median(full.ms)), vs_same_frame_full: reuse.paired(full) };
 
   let moving = null;
   if (movingClips.length > 0) {
@@ -180,7 +196,7 @@ async function main(): Promise<void> {
     const mReuse = new Arm(classes, settings);
     await interleave(engine, movingClips, [mFull, mReuse], 'moving clips');
     const f = mFull.summary();
-    const r = mReuse.summary(median(mFull.ms));
+    const r = { ...mReuse.summary(median(mFull.ms)), vs_same_frame_full: mReuse.paired(mFull) };
     moving = { full: f, reuse: r, ratio: round(r.ms_per_frame / f.ms_per_frame, 3) };
   }
 
@@ -226,6 +242,7 @@ async function main(): Promise<void> {
   console.log(`| full frames | ${fullSummary.ms_per_frame} | ${fullSummary.p99_ms} | ${fullSummary.max_ms} | ${fullSummary.miou} | 1 | - |`);
   console.log(`| reuse | ${reuseSummary.ms_per_frame} | ${reuseSummary.p99_ms} | ${reuseSummary.max_ms} | ${reuseSummary.miou} | ${reuseSummary.recomputed_share} | ${reuseSummary.keyframes} ${JSON.stringify(reuseSummary.keyframe_reasons)} |`);
   console.log(`reuse vs full: ${report.ratio}x compute per frame, mIoU ${report.miou_delta}, slowest reuse frame ${reuseSummary.slowest_vs_full_median}x the median full frame; modes ${JSON.stringify(reuseSummary.modes)}`);
+  console.log(`each frame against its own full run: ${JSON.stringify(reuseSummary.vs_same_frame_full)}`);
   if (moving) console.log(`moving camera: reuse ${moving.reuse.ms_per_frame} ms vs full ${moving.full.ms_per_frame} ms per frame (${moving.ratio}x), modes ${JSON.stringify(moving.reuse.modes)}`);
   if (margins.length > 0) {
     console.log('| margin px | stages 2-4 around the centre px | mIoU | vs full | recomputed share | compute vs full |');

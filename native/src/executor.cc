@@ -300,12 +300,20 @@ const Executor::Compiled& Executor::compiled_for(int k, int quarter_h, int quart
   if (!base) throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
   const Shape& q = base->prog.tensors[base->prog.out_logits];
   if (q.h == quarter_h && q.w == quarter_w) return *base;
-  for (const auto& c : sized_) {
-    const Shape& s = c->prog.tensors[c->prog.out_logits];
-    if (c->prog.stage == k && s.h == quarter_h && s.w == quarter_w) return *c;
+  for (auto it = sized_.begin(); it != sized_.end(); ++it) {
+    const Shape& s = (*it)->prog.tensors[(*it)->prog.out_logits];
+    if ((*it)->prog.stage == k && s.h == quarter_h && s.w == quarter_w) {
+      // least recently used last out: a fixed camera's crops keep coming in the same sizes
+      std::rotate(it, it + 1, sized_.end());
+      return *sized_.back();
+    }
   }
-  if (sized_.size() >= 64) sized_.erase(sized_.begin());  // crops come in few sizes; bound the cache anyway
-  sized_.push_back(compile(base->prog.scaled(quarter_h, quarter_w), base->packs));
+  // every crop size of a 256x512 input (8 x 16 multiples of 32) for every stage fits
+  if (sized_.size() >= 512) sized_.erase(sized_.begin());
+  auto c = compile(base->prog.scaled(quarter_h, quarter_w), base->packs);
+  // the weights run from the base program's packs: a sized copy keeps only the shapes, biases and fills
+  for (Op& op : c->prog.ops) std::vector<float>().swap(op.conv.weight);
+  sized_.push_back(std::move(c));
   return *sized_.back();
 }
 

@@ -26,19 +26,22 @@ export function cellLuma(rgb: Uint8Array, grid: BlockGrid): Float32Array {
   const { width, height } = grid;
   if (rgb.length !== width * height * 3) throw new RangeError(`${rgb.length} bytes for a ${width}x${height} RGB image`);
   const cw = width / CELL;
-  const cells = new Float32Array((height / CELL) * cw);
+  const sums = new Uint32Array((height / CELL) * cw);
+  // integer sums, one pass over the bytes (unrolled for CELL = 4): this runs on every frame of a stream
+  const rowBytes = width * 3;
+  const cellBytes = CELL * 3;
   for (let y = 0; y < height; y++) {
-    const row = Math.floor(y / CELL) * cw;
-    let p = y * width * 3;
+    const row = (y >> 2) * cw;
+    const base = y * rowBytes;
     for (let cx = 0; cx < cw; cx++) {
-      let sum = 0;
-      for (let i = 0; i < CELL * 3; i++) sum += rgb[p + i]!;
-      p += CELL * 3;
-      cells[row + cx]! += sum;
+      const p = base + cx * cellBytes;
+      sums[row + cx]! += rgb[p]! + rgb[p + 1]! + rgb[p + 2]! + rgb[p + 3]! + rgb[p + 4]! + rgb[p + 5]!
+        + rgb[p + 6]! + rgb[p + 7]! + rgb[p + 8]! + rgb[p + 9]! + rgb[p + 10]! + rgb[p + 11]!;
     }
   }
+  const cells = new Float32Array(sums.length);
   const scale = 1 / (3 * CELL * CELL);
-  for (let i = 0; i < cells.length; i++) cells[i]! *= scale;
+  for (let i = 0; i < cells.length; i++) cells[i] = sums[i]! * scale;
   return cells;
 }
 
