@@ -69,7 +69,7 @@ export interface Dropped {
 export interface Stopped {
   readonly type: 'stopped';
   readonly frame_id: number;
-  readonly reason: 'superseded' | 'cancelled';
+  readonly reason: 'superseded' | 'cancelled' | 'deadline';
   readonly last_exit: number;
   readonly capture_ts?: CaptureTs;
 }

@@ -153,6 +153,7 @@ export class FrameRunner {
     let sent: FrameStop | null = null;
     let ended: ReuseStop;
     let report: ReuseReport | undefined;
+    let lastExitAt = performance.now();
     try {
       for (;;) {
         const step = await exits.next();
@@ -167,6 +168,7 @@ export class FrameRunner {
         const stop = result.stop === 'cancelled' ? cancelledAs() : result.stop;
         lastExit = result.exit;
         await job.onExit({ result, stop, frameWidth: frame.frameWidth, frameHeight: frame.frameHeight, queueMs, decodeMs });
+        lastExitAt = performance.now();
         sent = stop;
       }
     } catch (e) {
@@ -177,7 +179,8 @@ export class FrameRunner {
     const outcome = stop === 'superseded' ? 'superseded' : stop === 'cancelled' ? 'cancelled' : 'completed';
     metrics.frame(outcome);
     if (report) metrics.reuse(report);
-    if (budget.deadline_ms !== undefined && outcome === 'completed') metrics.deadline(performance.now() > deadline);
+    // late means the client's last answer came after the deadline, not the decision to stop
+    if (budget.deadline_ms !== undefined && outcome === 'completed') metrics.deadline(lastExitAt > deadline);
     metrics.stop(stop);
     this.deps.reporter.log.debug({
       outcome, stop, exits: lastExit, route: job.context.route, request_id: job.context.requestId,

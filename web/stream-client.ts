@@ -147,7 +147,8 @@ export class StreamClient {
         this.configured = true;
         this.events.open();
       } else if (m.type === 'stopped' && isNumber(m.frame_id)) {
-        this.ended(m.frame_id, m.reason === 'cancelled' ? 'cancelled' : 'superseded');
+        // a deadline stop after the device wait: the exits already drawn are the frame's answer
+        this.ended(m.frame_id, m.reason === 'cancelled' ? 'cancelled' : m.reason === 'deadline' ? 'completed' : 'superseded');
       } else if (m.type === 'dropped' && isNumber(m.frame_id)) {
         this.ended(m.frame_id, 'dropped');
       } else if (m.type === 'error') {

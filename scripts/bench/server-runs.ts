@@ -86,8 +86,9 @@ class StreamClient {
     if (m.type === 'exit') answer.exits.push({ exit: m.exit!, at: now, computeMs: m.timing_ms!.compute });
     const final = (m.type === 'exit' && m.stop != null) || m.type === 'dropped' || m.type === 'stopped' || m.type === 'error';
     if (!final) return;
-    answer.endedAt = now;
-    answer.dropped = m.type === 'dropped' || (m.type === 'stopped' && m.stop !== 'deadline');
+    // what the client has is its last exit: a stopped notice after it adds nothing to wait for
+    answer.endedAt = m.type === 'stopped' && answer.exits.length > 0 ? answer.exits.at(-1)!.at : now;
+    answer.dropped = m.type === 'dropped' || (m.type === 'stopped' && answer.exits.length === 0);
     this.waiters.get(answer.frameId)?.();
     this.waiters.delete(answer.frameId);
   }

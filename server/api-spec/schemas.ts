@@ -184,7 +184,11 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
     ...Object.fromEntries(Object.entries(exitFields).filter(([k]) => k !== 'exit' && k !== 'exits')),
   }, ['capture_ts'], 'the JSON of an exit message; the label map and confidence bytes follow it'),
   Dropped: object({ type: { const: 'dropped' }, frame_id: int(), reason: { enum: ['superseded', 'slow_reader'] }, capture_ts: captureTs }, ['capture_ts']),
-  Stopped: object({ type: { const: 'stopped' }, frame_id: int(), reason: { enum: ['superseded', 'cancelled'] }, last_exit: int(1), capture_ts: captureTs }, ['capture_ts']),
+  Stopped: object({
+    type: { const: 'stopped' }, frame_id: int(),
+    reason: { enum: ['superseded', 'cancelled', 'deadline'], description: "deadline: the wait for the device left too little time for the next stage" },
+    last_exit: int(1), capture_ts: captureTs,
+  }, ['capture_ts']),
   StreamError: object({
     type: { const: 'error' }, code: { enum: [...ERROR_CODES] }, message: { type: 'string' }, frame_id: { type: ['integer', 'null'] }, capture_ts: captureTs,
   }, ['capture_ts']),
