@@ -231,15 +231,28 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'the page in Chromium' : `the page
     await page.fill('#threshold', '0.995');
     await page.check('#show-skipped');
     await framesAfter(await lastFrameId() + 1, 2);
-    await page.click('#run');
-    // paused and settled: every frame sent has ended (the counters add up) and the last one drawn is final
-    await page.waitForFunction(() => {
-      const counts = document.getElementById('counts')!.textContent!;
-      const [sent, ...ends] = [...counts.matchAll(/(\d+)/g)].map((m) => Number(m[1]));
-      const last = (window as unknown as { exitsDrawn: RecordedExit[] }).exitsDrawn.at(-1)!;
-      return sent === ends.reduce((a, b) => a + b, 0) && last.stop !== null;
-    }, undefined, { timeout: 30_000 });
+    // paused and settled: every frame sent has ended (the counters add up) and the last one drawn is
+    // final, on exit 4 for the screenshot. Once on CI the last frame drawn had ended at exit 1 (its
+    // stop is printed if it happens again); such a frame is streamed past rather than failing here.
+    let last: RecordedExit | undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) {
+        console.warn(`demo test: paused on ${JSON.stringify(last)}; streaming on`);
+        await page.click('#run');
+        await framesAfter(await lastFrameId(), 1);
+      }
+      await page.click('#run');
+      await page.waitForFunction(() => {
+        const counts = document.getElementById('counts')!.textContent!;
+        const [sent, ...ends] = [...counts.matchAll(/(\d+)/g)].map((m) => Number(m[1]));
+        const drawn = (window as unknown as { exitsDrawn: RecordedExit[] }).exitsDrawn.at(-1)!;
+        return sent === ends.reduce((a, b) => a + b, 0) && drawn.stop !== null;
+      }, undefined, { timeout: 30_000 });
+      last = (await exits()).at(-1);
+      if (last?.exit === 4) break;
+    }
     expect(await page.textContent('#status')).toBe('paused');
+    expect(last, JSON.stringify(last)).toMatchObject({ exit: 4, stop: 'final_exit' });
     expect(await page.textContent('#exit-shown')).toBe('exit 4 of 4');
     await mkdir(join(repoRoot, 'reports'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
