@@ -32,8 +32,8 @@ const Config = z.object({
   deviceConcurrency: z.coerce.number().int().min(1).max(64).default(1),
   reuse: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   reuseMargin: z.coerce.number().int().min(0).max(256).default(DEFAULT_REUSE.margin),
-  /** -1: stages 2-4 compute the whole crop. */
-  reuseFocusMargin: z.coerce.number().int().min(-1).max(256).default(DEFAULT_REUSE.focusMargin ?? -1),
+  /** -1: stages 2-4 compute the whole crop (null in the settings). */
+  reuseFocusMargin: z.coerce.number().int().min(-1).max(256).default(DEFAULT_REUSE.focusMargin ?? -1).transform((v) => (v < 0 ? null : v)),
   reuseKeyframeInterval: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_REUSE.keyframeInterval),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

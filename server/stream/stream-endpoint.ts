@@ -40,7 +40,7 @@ export class StreamEndpoint {
     this.reuse = {
       byDefault: config.reuse,
       settings: {
-        ...DEFAULT_REUSE, margin: config.reuseMargin, focusMargin: config.reuseFocusMargin < 0 ? null : config.reuseFocusMargin, keyframeInterval: config.reuseKeyframeInterval,
+        ...DEFAULT_REUSE, margin: config.reuseMargin, focusMargin: config.reuseFocusMargin, keyframeInterval: config.reuseKeyframeInterval,
       },
     };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes });

@@ -27,7 +27,7 @@ export interface Region {
 export interface PlanSettings {
   /** Context in pixels around each centre. */
   readonly margin: number;
-  /** Fixed cost of one crop as a share of a full frame (measured: scripts/bench-stream.ts). */
+  /** Fixed cost of one crop as a share of a full frame (crops timed alone here: their area plus about 1%). */
   readonly cropOverhead: number;
   /** At most this many crops: the cheapest merges go first. */
   readonly maxRegions: number;
