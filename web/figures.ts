@@ -51,6 +51,7 @@ export class Figures {
   sent(at: number): void {
     this.outcomes.sent++;
     this.sentAt.push(at);
+    this.renderCounts();
   }
 
   exit(x: StreamExit, sentAt: number): void {
@@ -63,6 +64,8 @@ export class Figures {
 
   ended(frameId: number, outcome: FrameOutcome, at: number): void {
     this.outcomes[outcome]++;
+    // the counters never lag: a reader (or the browser test) may take sent = ended as settled
+    this.renderCounts();
     if (outcome !== 'completed') return;
     this.answeredAt.push(at);
     this.lastCompleted = Math.max(this.lastCompleted, frameId);
@@ -85,6 +88,10 @@ export class Figures {
       return (times.length * 1000) / RATE_WINDOW_MS;
     };
     this.dom.fps.textContent = `${rate(this.answeredAt).toFixed(1)} fps answered, ${rate(this.sentAt).toFixed(1)} sent`;
+    this.renderCounts();
+  }
+
+  private renderCounts(): void {
     const o = this.outcomes;
     this.dom.counts.textContent = `sent ${o.sent} · completed ${o.completed} · superseded ${o.superseded} · dropped ${o.dropped}`
       + (o.cancelled ? ` · cancelled ${o.cancelled}` : '') + ` · errors ${o.error}` + (o.lost ? ` · lost ${o.lost}` : '');

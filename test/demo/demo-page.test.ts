@@ -231,9 +231,10 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'the page in Chromium' : `the page
     await page.fill('#threshold', '0.995');
     await page.check('#show-skipped');
     await framesAfter(await lastFrameId() + 1, 2);
-    // paused and settled: every frame sent has ended (the counters add up) and the last one drawn is
-    // final, on exit 4 for the screenshot. Once on CI the last frame drawn had ended at exit 1 (its
-    // stop is printed if it happens again); such a frame is streamed past rather than failing here.
+    // paused and settled: every frame sent has ended (the counters add up: the page updates them on
+    // every send and end, so a frame sent just before the pause is counted) and the last one drawn
+    // is final, on exit 4 for the screenshot. Once on CI the last frame drawn had ended at exit 1
+    // (its stop is printed if it happens again); such a frame is streamed past rather than failing.
     let last: RecordedExit | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
       if (attempt > 0) {
@@ -253,7 +254,8 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'the page in Chromium' : `the page
     }
     expect(await page.textContent('#status')).toBe('paused');
     expect(last, JSON.stringify(last)).toMatchObject({ exit: 4, stop: 'final_exit' });
-    expect(await page.textContent('#exit-shown')).toBe('exit 4 of 4');
+    const diag = { shown: await page.textContent('#exit-shown'), info: await page.textContent('#frame-info'), error: await page.textContent('#last-error'), counts: await page.textContent('#counts'), tail: (await exits()).slice(-9).map((e) => [e.frameId, e.exit, e.stop]) };
+    expect(await page.textContent('#exit-shown'), JSON.stringify(diag)).toBe('exit 4 of 4');
     await mkdir(join(repoRoot, 'reports'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     expect(problems).toEqual([]);
