@@ -1,7 +1,7 @@
 {
   "variables": {
     "napi_include": "<!(node -p \"require('node-addon-api').include_dir\")",
-    "common_cflags": ["-std=c++17", "-O3", "-fexceptions", "-Wall", "-Wextra"]
+    "common_cflags": ["-std=c++17", "-O3", "-fopenmp-simd", "-fexceptions", "-Wall", "-Wextra"]
   },
   "targets": [
     {

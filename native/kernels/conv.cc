@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "compact.h"
 #include "fill.h"
 #include "isa_kernels.h"
 
@@ -17,6 +18,7 @@ struct IsaKernels {
   detail::Geometry (*geometry)();
   void (*conv_rows)(const detail::ConvView&, const ConvJob&);
   detail::RowsFn weighted_rows;
+  size_t (*compact)(const uint8_t*, size_t, int32_t*, bool);
 };
 
 IsaKernels kernels_for(Isa isa) {
@@ -26,16 +28,16 @@ IsaKernels kernels_for(Isa isa) {
   switch (isa) {
 #if defined(__x86_64__)
     case Isa::avx2:
-      return {detail::geometry_avx2, detail::conv_rows_avx2, detail::weighted_rows_avx2};
+      return {detail::geometry_avx2, detail::conv_rows_avx2, detail::weighted_rows_avx2, detail::compact_scalar};
     case Isa::avx512:
-      return {detail::geometry_avx512, detail::conv_rows_avx512, detail::weighted_rows_avx512};
+      return {detail::geometry_avx512, detail::conv_rows_avx512, detail::weighted_rows_avx512, detail::compact_avx512};
 #endif
 #if defined(__aarch64__)
     case Isa::neon:
-      return {detail::geometry_neon, detail::conv_rows_neon, detail::weighted_rows_neon};
+      return {detail::geometry_neon, detail::conv_rows_neon, detail::weighted_rows_neon, detail::compact_scalar};
 #endif
     default:
-      return {detail::geometry_scalar, detail::conv_rows_scalar, detail::weighted_rows_scalar};
+      return {detail::geometry_scalar, detail::conv_rows_scalar, detail::weighted_rows_scalar, detail::compact_scalar};
   }
 }
 
@@ -150,6 +152,12 @@ size_t conv_pixel_quantum(const PackedConv& conv) {
 void weighted_rows(Isa isa, const float* const* rows, const float* w, int n, int channels,
                    float* out, bool accumulate) {
   kernels_for(isa).weighted_rows(rows, w, n, channels, out, accumulate);
+}
+
+WeightedRowsFn weighted_rows_kernel(Isa isa) { return kernels_for(isa).weighted_rows; }
+
+size_t compact_positions(Isa isa, const uint8_t* flags, size_t n, int32_t* out, bool unset) {
+  return kernels_for(isa).compact(flags, n, out, unset);
 }
 
 void weighted_rows(const float* const* rows, const float* w, int n, int channels, float* out,

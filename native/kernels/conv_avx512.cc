@@ -141,6 +141,26 @@ void weighted_rows_avx512(const float* const* rows, const float* w, int n, int c
   weighted_rows_generic<Avx512>(rows, w, n, channels, out, accumulate);
 }
 
+size_t compact_avx512(const uint8_t* flags, size_t n, int32_t* out, bool unset) {
+  // 16 flags at a time: widened to 32 bits, tested, and their indices compress-stored
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __mmask16 flip = unset ? 0xffff : 0;
+  size_t count = 0, q = 0;
+  for (; q + 16 <= n; q += 16) {
+    const __m512i f = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(flags + q)));
+    const __mmask16 keep = static_cast<__mmask16>(_mm512_test_epi32_mask(f, f) ^ flip);
+    _mm512_mask_compressstoreu_epi32(out + count, keep, index);
+    count += static_cast<size_t>(__builtin_popcount(keep));
+    index = _mm512_add_epi32(index, step);
+  }
+  for (; q < n; q++) {
+    out[count] = static_cast<int32_t>(q);
+    count += (flags[q] != 0) != unset;
+  }
+  return count;
+}
+
 }  // namespace detail
 }  // namespace adpc
 #endif

@@ -38,5 +38,16 @@ void weighted_rows_scalar(const float* const* rows, const float* w, int n, int c
   weighted_rows_generic<Scalar>(rows, w, n, channels, out, accumulate);
 }
 
+size_t compact_scalar(const uint8_t* flags, size_t n, int32_t* out, bool unset) {
+  // branch-free: CA masks are scattered, and a branch per position mispredicts about every
+  // other time
+  size_t count = 0;
+  for (size_t q = 0; q < n; q++) {
+    out[count] = static_cast<int32_t>(q);
+    count += (flags[q] != 0) != unset;
+  }
+  return count;
+}
+
 }  // namespace detail
 }  // namespace adpc

@@ -14,4 +14,9 @@ void weighted_rows(const float* const* rows, const float* w, int n, int channels
 void weighted_rows(Isa isa, const float* const* rows, const float* w, int n, int channels,
                    float* out, bool accumulate);
 
+// The function the two above call on `isa`, for callers that sum many rows in a loop.
+using WeightedRowsFn = void (*)(const float* const* rows, const float* w, int n, int channels,
+                                float* out, bool accumulate);
+WeightedRowsFn weighted_rows_kernel(Isa isa);
+
 }  // namespace adpc

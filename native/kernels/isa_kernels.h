@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "conv.h"
 
@@ -27,6 +28,10 @@ struct ConvView {
 using RowsFn = void (*)(const float* const* rows, const float* w, int n, int channels,
                         float* out, bool accumulate);
 
+// Writes the positions whose flag is non-zero (with `unset`, zero) to out, in order; returns
+// how many. out has room for n.
+size_t compact_scalar(const uint8_t* flags, size_t n, int32_t* out, bool unset);
+
 Geometry geometry_scalar();
 void conv_rows_scalar(const ConvView& conv, const ConvJob& job);
 void weighted_rows_scalar(const float* const* rows, const float* w, int n, int channels,
@@ -40,6 +45,7 @@ Geometry geometry_avx512();
 void conv_rows_avx512(const ConvView& conv, const ConvJob& job);
 void weighted_rows_avx512(const float* const* rows, const float* w, int n, int channels,
                           float* out, bool accumulate);
+size_t compact_avx512(const uint8_t* flags, size_t n, int32_t* out, bool unset);
 #endif
 #if defined(__aarch64__)
 Geometry geometry_neon();

@@ -61,10 +61,16 @@ struct ThreadPool::State {
 
   std::mutex run_mu;  // one loop at a time
   // The current loop, written before the job word announces it (release) and read only by
-  // workers that joined it (acquire).
+  // workers that joined it (acquire). The tasks are cut into one contiguous block per
+  // thread: each thread claims its own block first, then what is left of the others'. So the
+  // same thread takes the same part of every loop over a map, and finds in its own cache
+  // what it wrote there in the loop before.
   const std::function<void(size_t, int)>* fn = nullptr;
-  size_t tasks = 0;
-  std::atomic<size_t> next{0};
+  struct alignas(64) Block {
+    std::atomic<size_t> next{0};
+    size_t end = 0;
+  };
+  std::unique_ptr<Block[]> blocks;
   std::atomic<uint64_t> job{kClosed};
 
   void run_tasks(int thread);
@@ -74,13 +80,16 @@ struct ThreadPool::State {
 void ThreadPool::State::run_tasks(int thread) {
   const void* outer = inside;
   inside = this;
-  for (size_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
-    try {
-      (*fn)(t, thread);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!error) error = std::current_exception();
-      next.store(tasks, std::memory_order_relaxed);
+  for (int k = 0; k < size; ++k) {
+    Block& b = blocks[(thread + k) % size];
+    for (size_t t; (t = b.next.fetch_add(1, std::memory_order_relaxed)) < b.end;) {
+      try {
+        (*fn)(t, thread);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
+        for (int j = 0; j < size; ++j) blocks[j].next.store(blocks[j].end, std::memory_order_relaxed);
+      }
     }
   }
   inside = outer;
@@ -113,6 +122,7 @@ void ThreadPool::State::worker(int thread) {
 ThreadPool::ThreadPool(int threads) : state_(new State) {
   if (threads < 1) throw std::invalid_argument("ThreadPool: threads must be >= 1");
   state_->size = threads;
+  state_->blocks.reset(new State::Block[static_cast<size_t>(threads)]);
   for (int t = 1; t < threads; ++t) {
     state_->workers.emplace_back([s = state_.get(), t] { s->worker(t); });
   }
@@ -138,8 +148,10 @@ void ThreadPool::parallel_for(size_t tasks, const std::function<void(size_t, int
   }
   std::lock_guard<std::mutex> run_lock(s.run_mu);
   s.fn = &fn;
-  s.tasks = tasks;
-  s.next.store(0, std::memory_order_relaxed);
+  for (int b = 0; b < s.size; ++b) {
+    s.blocks[b].next.store(tasks * static_cast<size_t>(b) / static_cast<size_t>(s.size), std::memory_order_relaxed);
+    s.blocks[b].end = tasks * static_cast<size_t>(b + 1) / static_cast<size_t>(s.size);
+  }
   const uint64_t open = (generation_of(s.job.load(std::memory_order_relaxed)) + 1) << 32;
   {
     // Under the mutex, so a worker between its check and its sleep cannot miss it.

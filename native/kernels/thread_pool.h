@@ -18,7 +18,8 @@ class ThreadPool {
   int size() const;
 
   // Runs fn(task, thread) for every task in [0, tasks), thread in [0, size()) (0 = the
-  // caller), tasks claimed dynamically; returns when all are done. If fn throws, unclaimed
+  // caller), tasks claimed dynamically: each thread first from its own contiguous share of
+  // [0, tasks), then from the others'; returns when all are done. If fn throws, unclaimed
   // tasks are dropped and the first exception is rethrown here. Calls from several threads
   // run one after another; a call from inside fn runs inline on that thread. Idle workers
   // spin for a few tens of microseconds, then sleep.

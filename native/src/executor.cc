@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "kernels/compact.h"
 #include "row_ops.h"
 
 namespace adpc {
@@ -24,8 +25,8 @@ void Buffer::resize(size_t floats) {
 
 namespace {
 
-constexpr size_t kChunk = 32;       // positions per parallel task
-constexpr size_t kConvChunk = 96;   // conv positions per task: whole register tiles of every kernel
+constexpr size_t kChunk = 32;       // the least positions a parallel task takes
+constexpr size_t kConvChunk = 96;   // conv positions set up at once: whole register tiles of every kernel
 constexpr size_t kNone = std::numeric_limits<size_t>::max();
 
 // PyTorch's nearest source index (mode "nearest") for one axis.
@@ -47,113 +48,137 @@ struct Needed {
   void set_all() { all = any = true; }
 };
 
-// dst |= src
-void or_needed(Needed& dst, const Needed& src) {
-  if (!src.any || dst.all) return;
-  if (src.all) {
-    dst.set_all();
+// in |= the positions set in `read` (null: every position)
+void or_read(Needed& in, const uint8_t* read) {
+  if (in.all) return;
+  if (!read) {
+    in.set_all();
     return;
   }
-  uint8_t* d = dst.bits.data();
-  const uint8_t* x = src.bits.data();
-  for (size_t q = 0; q < dst.bits.size(); q++) d[q] |= x[q];
-  dst.any = true;
+  uint8_t* d = in.bits.data();
+  for (size_t q = 0; q < in.bits.size(); q++) d[q] |= read[q];
+  in.any = true;
 }
 
-// map = map dilated by a (2r+1) x (2r+1) square, separably (rows, then columns)
-void dilate(uint8_t* map, int h, int w, int r, std::vector<uint8_t>& scratch) {
-  if (r <= 0) return;
+// The positions where flags[q] is set (or, with `unset`, clear), in order.
+void compact(Isa isa, const uint8_t* flags, size_t positions, std::vector<int32_t>& list, bool unset = false) {
+  list.resize(positions);
+  list.resize(compact_positions(isa, flags, positions, list.data(), unset));
+}
+
+// dst[x] = OR of src[x + d] for |d| <= r (within the row): loops over d outermost, so the
+// inner loops are plain byte ORs the compiler vectorises
+void dilate_row(const uint8_t* src, uint8_t* dst, int w, int r) {
+  std::memcpy(dst, src, size_t(w));
+  for (int d = 1; d <= r && d < w; d++) {
+    for (int x = 0; x + d < w; x++) dst[x] |= src[x + d];
+    for (int x = d; x < w; x++) dst[x] |= src[x - d];
+  }
+}
+
+// out = map dilated by a (2r+1) x (2r+1) square (separably: rows into scratch, then columns)
+void dilate_into(const uint8_t* map, int h, int w, int r, uint8_t* out, std::vector<uint8_t>& scratch) {
   scratch.resize(size_t(h) * w);
   uint8_t* t = scratch.data();
+  for (int y = 0; y < h; y++) dilate_row(map + size_t(y) * w, t + size_t(y) * w, w, r);
   for (int y = 0; y < h; y++) {
-    const uint8_t* m = map + size_t(y) * w;
-    uint8_t* o = t + size_t(y) * w;
-    for (int x = 0; x < w; x++) {
-      uint8_t v = 0;
-      for (int d = std::max(0, x - r); d <= std::min(w - 1, x + r); d++) v |= m[d];
-      o[x] = v;
-    }
-  }
-  for (int y = 0; y < h; y++) {
-    uint8_t* o = map + size_t(y) * w;
-    std::memset(o, 0, size_t(w));
+    uint8_t* o = out + size_t(y) * w;
+    std::memcpy(o, t + size_t(y) * w, size_t(w));
     for (int d = std::max(0, y - r); d <= std::min(h - 1, y + r); d++) {
+      if (d == y) continue;
       const uint8_t* m = t + size_t(d) * w;
       for (int x = 0; x < w; x++) o[x] |= m[x];
     }
   }
 }
 
-// in |= the input positions a conv reads to compute the output positions set in `computed`
-void mark_footprint(const uint8_t* computed, const Shape& os, const ConvSpec& s, const Shape& is, Needed& in) {
+// in |= the input positions a conv reads to compute the output positions set in `computed`.
+// Row by row and branch-free: one output row's kernels cover an input-width row, which is
+// ORed into the kernel's input rows.
+void mark_footprint(const uint8_t* computed, const Shape& os, const ConvSpec& s, const Shape& is, Needed& in,
+                    std::vector<uint8_t>& row) {
   in.any = true;
   uint8_t* d = in.bits.data();
   if (s.kernel == 1 && s.stride == 1) {
     for (size_t q = 0; q < os.positions(); q++) d[q] |= computed[q];
     return;
   }
-  if (s.stride == 1 && s.pad == 1 && is.h == os.h && is.w == os.w) {
-    // a 3x3 dilation, separably: rows, then columns
-    std::vector<uint8_t> rows(os.positions());
-    for (int y = 0; y < os.h; y++) {
-      const uint8_t* c = computed + size_t(y) * os.w;
-      uint8_t* r = rows.data() + size_t(y) * os.w;
-      for (int x = 0; x < os.w; x++) r[x] = c[x] | (x > 0 ? c[x - 1] : 0) | (x + 1 < os.w ? c[x + 1] : 0);
-    }
-    for (int y = 0; y < os.h; y++) {
-      const uint8_t* up = y > 0 ? rows.data() + size_t(y - 1) * os.w : nullptr;
-      const uint8_t* mid = rows.data() + size_t(y) * os.w;
-      const uint8_t* down = y + 1 < os.h ? rows.data() + size_t(y + 1) * os.w : nullptr;
-      uint8_t* out = d + size_t(y) * os.w;
-      for (int x = 0; x < os.w; x++) out[x] |= mid[x] | (up ? up[x] : 0) | (down ? down[x] : 0);
-    }
-    return;
-  }
+  row.resize(size_t(is.w));
+  uint8_t* r = row.data();
   for (int y = 0; y < os.h; y++) {
-    for (int x = 0; x < os.w; x++) {
-      if (!computed[size_t(y) * os.w + x]) continue;
-      for (int ky = 0; ky < s.kernel; ky++) {
-        const int yy = y * s.stride - s.pad + ky;
-        if (yy < 0 || yy >= is.h) continue;
-        for (int kx = 0; kx < s.kernel; kx++) {
-          const int xx = x * s.stride - s.pad + kx;
-          if (xx >= 0 && xx < is.w) d[size_t(yy) * is.w + xx] = 1;
-        }
+    const uint8_t* c = computed + size_t(y) * os.w;
+    std::memset(r, 0, size_t(is.w));
+    for (int kx = 0; kx < s.kernel; kx++) {
+      // the x whose tap kx lands inside the input: 0 <= x * stride - pad + kx < is.w
+      const int lo = std::max(0, (s.pad - kx + s.stride - 1) / s.stride);
+      const int hi = std::min(os.w, (is.w - 1 + s.pad - kx) / s.stride + 1);
+      const int shift = kx - s.pad;
+      if (s.stride == 1) {
+        for (int x = lo; x < hi; x++) r[x + shift] |= c[x];  // contiguous: vectorised
+      } else {
+        for (int x = lo; x < hi; x++) r[x * s.stride + shift] |= c[x];
       }
+    }
+    for (int ky = 0; ky < s.kernel; ky++) {
+      const int yy = y * s.stride - s.pad + ky;
+      if (yy < 0 || yy >= is.h) continue;
+      uint8_t* o = d + size_t(yy) * is.w;
+      for (int x = 0; x < is.w; x++) o[x] |= r[x];
     }
   }
 }
 
-// in |= the source positions of a bilinear upsampling read at `out`'s positions
-void mark_bilinear_support(const Needed& out, const Shape& os, const Bilinear& b, const Shape& is, Needed& in) {
-  if (!out.any || in.all) return;
-  if (out.all) {
+// in |= the source positions of a bilinear upsampling read at the output positions set in
+// `out` (null: all of them), row by row and branch-free like mark_footprint
+void mark_bilinear_support(const uint8_t* out, const Shape& os, const Bilinear& b, const Shape& is, Needed& in,
+                           std::vector<uint8_t>& row) {
+  if (in.all) return;
+  if (!out) {
     in.set_all();
     return;
   }
   in.any = true;
   uint8_t* d = in.bits.data();
+  row.resize(size_t(is.w));
+  uint8_t* r = row.data();
   for (int y = 0; y < os.h; y++) {
-    const uint8_t* row = out.bits.data() + size_t(y) * os.w;
+    const uint8_t* c = out + size_t(y) * os.w;
+    std::memset(r, 0, size_t(is.w));
     for (int x = 0; x < os.w; x++) {
-      if (!row[x]) continue;
-      d[size_t(b.y.i0[y]) * is.w + b.x.i0[x]] = 1;
-      d[size_t(b.y.i0[y]) * is.w + b.x.i1[x]] = 1;
-      d[size_t(b.y.i1[y]) * is.w + b.x.i0[x]] = 1;
-      d[size_t(b.y.i1[y]) * is.w + b.x.i1[x]] = 1;
+      r[b.x.i0[size_t(x)]] |= c[x];
+      r[b.x.i1[size_t(x)]] |= c[x];
+    }
+    for (int yy : {b.y.i0[size_t(y)], b.y.i1[size_t(y)]}) {
+      uint8_t* o = d + size_t(yy) * is.w;
+      for (int x = 0; x < is.w; x++) o[x] |= r[x];
     }
   }
 }
 
-// Runs fn(span) over [0, count) in chunks across the pool.
+// Runs fn(begin, end) over [0, count) in pieces across the pool: about kTasksPerThread pieces
+// per thread (claiming a task costs a contended atomic and a call, so many small ones cost
+// more than the work of a small op), none smaller than `grain`, each a multiple of it.
+constexpr size_t kTasksPerThread = 4;
 template <typename Fn>
-void in_chunks(ThreadPool& pool, size_t count, size_t chunk, Fn fn) {
+void in_chunks(ThreadPool& pool, size_t count, size_t grain, Fn fn) {
+  const size_t want = (count + kTasksPerThread * size_t(pool.size()) - 1) / (kTasksPerThread * size_t(pool.size()));
+  const size_t chunk = std::max(grain, (want + grain - 1) / grain * grain);
   pool.parallel_for((count + chunk - 1) / chunk, [&](size_t task, int) {
     fn(task * chunk, std::min(count, (task + 1) * chunk));
   });
 }
 
 }  // namespace
+
+// Positions of a map an op works on: a list, or all of them in order (a null list).
+struct Positions {
+  const int32_t* list = nullptr;
+  size_t count = 0;
+  bool set = false;  // false: the op does not run
+  size_t at(size_t j) const { return list ? size_t(list[j]) : j; }
+  static Positions of(const std::vector<int32_t>& v) { return {v.data(), v.size(), true}; }
+  static Positions whole(size_t n) { return {nullptr, n, true}; }
+};
 
 // Packed weights of a stage, shared by its programs of every size.
 struct Packs {
@@ -178,13 +203,14 @@ struct Executor::Arena {
   std::vector<uint8_t> mask_all;
   std::vector<int64_t> counts;
   std::vector<std::vector<int32_t>> mask_lists, unmask_lists;  // per masked resolution
-  std::vector<std::vector<int32_t>> all_positions;              // per tensor
   // per op: positions a conv computes, skipped positions it fills, computed ones it keeps;
-  // the *_of pointers are what the forward pass uses: these lists or the shared ones above
-  std::vector<std::vector<int32_t>> computed, skipped, kept, needed_list;
-  std::vector<const std::vector<int32_t>*> computed_of, skipped_of, kept_of, needed_of;
+  // the *_of views are what the forward pass uses: these lists, the mask lists, or a whole
+  // tensor (a null list)
+  std::vector<std::vector<int32_t>> computed, skipped, needed_list;
+  std::vector<Positions> computed_of, skipped_of, needed_of;
   std::vector<uint8_t> fused;                    // per conv op: no needed position is skipped
-  std::vector<uint8_t> footprint, rows_scratch;
+  std::vector<uint8_t> footprint, flags, rows_scratch, row_scratch;
+  std::vector<int> source_x;                     // nearest source column per column of a mask
 };
 
 namespace {
@@ -381,7 +407,7 @@ std::vector<OpTiming> Executor::profile(int k) {
 
 // The masks: 1/4 resolution from the confidence, nearest-resized to the other resolutions.
 // Stage 1 computes everything.
-static void make_masks(Executor::Arena& a, const Program& p, const RunState& run, float threshold, const std::vector<uint8_t>* focus) {
+static void make_masks(Isa isa, Executor::Arena& a, const Program& p, const RunState& run, float threshold, const std::vector<uint8_t>* focus) {
   const Shape& quarter = p.tensors[p.out_logits];
   const size_t n = p.resolutions.size();
   a.masks.resize(n);
@@ -393,17 +419,24 @@ static void make_masks(Executor::Arena& a, const Program& p, const RunState& run
     const int h = p.resolutions[r].first, w = p.resolutions[r].second;
     auto& m = a.masks[r];
     m.resize(size_t(h) * w);
-    a.mask_lists[r].clear();
-    a.unmask_lists[r].clear();
-    for (int y = 0; y < h; y++) {
-      const int sy = nearest_index(y, quarter.h, h);
-      for (int x = 0; x < w; x++) {
-        const size_t q = size_t(y) * w + x;
-        const size_t source = size_t(sy) * quarter.w + nearest_index(x, quarter.w, w);
-        m[q] = p.stage == 1 || (run.confidence[source] <= threshold && (!focus || (*focus)[source]));
-        (m[q] ? a.mask_lists[r] : a.unmask_lists[r]).push_back(int32_t(q));
+    if (p.stage == 1) {
+      std::fill(m.begin(), m.end(), uint8_t(1));
+    } else {
+      a.source_x.resize(size_t(w));
+      for (int x = 0; x < w; x++) a.source_x[size_t(x)] = nearest_index(x, quarter.w, w);
+      for (int y = 0; y < h; y++) {
+        const size_t from = size_t(nearest_index(y, quarter.h, h)) * quarter.w;
+        const float* conf = run.confidence.data() + from;
+        const uint8_t* f = focus ? focus->data() + from : nullptr;
+        uint8_t* row = m.data() + size_t(y) * w;
+        for (int x = 0; x < w; x++) {
+          const int sx = a.source_x[size_t(x)];
+          row[x] = uint8_t(conf[sx] <= threshold) & (f ? uint8_t(f[sx] != 0) : uint8_t(1));
+        }
       }
     }
+    compact(isa, m.data(), m.size(), a.mask_lists[r]);
+    compact(isa, m.data(), m.size(), a.unmask_lists[r], true);
     a.counts[r] = int64_t(a.mask_lists[r].size());
     a.mask_all[r] = a.unmask_lists[r].empty();
   }
@@ -412,18 +445,11 @@ static void make_masks(Executor::Arena& a, const Program& p, const RunState& run
 // Backward over the ops: where each tensor is read, and for each conv which positions it
 // computes, fills and keeps. A conv computes the masked positions that are read or that a
 // read, skipped neighbour's fill needs; its input is read under those positions' kernels.
-static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool need_features) {
+static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& cp, bool need_features) {
   const Program& p = cp.prog;
   const size_t n_tensors = p.tensors.size(), n_ops = p.ops.size();
   a.needed.resize(n_tensors);
   for (size_t t = 0; t < n_tensors; t++) a.needed[t].reset(p.tensors[t].positions());
-  a.all_positions.resize(n_tensors);
-  for (size_t t = 0; t < n_tensors; t++) {
-    auto& all = a.all_positions[t];
-    if (all.size() == p.tensors[t].positions()) continue;
-    all.resize(p.tensors[t].positions());
-    for (size_t q = 0; q < all.size(); q++) all[q] = int32_t(q);
-  }
   if (need_features) for (int t : p.out_features) a.needed[t].set_all();
   {
     // the head is read where the 1/4-resolution mask computes: the merge keeps the rest
@@ -431,11 +457,11 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
     if (a.mask_all[0]) head.set_all();
     else if (!a.mask_lists[0].empty()) {
       head.any = true;
-      for (int32_t q : a.mask_lists[0]) head.bits[size_t(q)] = 1;
+      std::memcpy(head.bits.data(), a.masks[0].data(), head.bits.size());
     }
   }
-  for (auto* v : {&a.computed, &a.skipped, &a.kept, &a.needed_list}) v->resize(n_ops);
-  for (auto* v : {&a.computed_of, &a.skipped_of, &a.kept_of, &a.needed_of}) v->assign(n_ops, nullptr);
+  for (auto* v : {&a.computed, &a.skipped, &a.needed_list}) v->resize(n_ops);
+  for (auto* v : {&a.computed_of, &a.skipped_of, &a.needed_of}) v->assign(n_ops, Positions{});
   a.fused.assign(n_ops, 0);
 
   for (size_t i = n_ops; i-- > 0;) {
@@ -443,64 +469,56 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
     const Needed& N = a.needed[op.out];
     const Shape& os = p.tensors[op.out];
     if (!N.any) continue;
-    if (N.all) {
-      a.needed_of[i] = &a.all_positions[op.out];
-    } else {
+    bool all = N.all;
+    if (!all) {
       auto& list = a.needed_list[i];
-      list.clear();
-      for (size_t q = 0; q < os.positions(); q++) if (N.bits[q]) list.push_back(int32_t(q));
-      a.needed_of[i] = &list;
+      compact(isa, N.bits.data(), os.positions(), list);
+      // read everywhere after all: the cheaper paths below
+      all = list.size() == os.positions();
+      a.needed_of[i] = Positions::of(list);
     }
+    if (all) a.needed_of[i] = Positions::whole(os.positions());
+    const uint8_t* read = all ? nullptr : N.bits.data();
     switch (op.kind) {
       case OpKind::conv: {
         const ConvSpec& s = op.conv;
         const bool masked = s.fill_radius >= 0 && !a.mask_all[op.mask];
         const Shape& is = p.tensors[op.in];
         Needed& in = a.needed[op.in];
-        if (s.residual >= 0) or_needed(a.needed[s.residual], N);
+        if (s.residual >= 0) or_read(a.needed[s.residual], read);
         if (!masked) {
           a.computed_of[i] = a.needed_of[i];
           a.fused[i] = 1;
-          if (N.all) in.set_all();
-          else if (!in.all) mark_footprint(N.bits.data(), os, s, is, in);
+          if (all) in.set_all();
+          else if (!in.all) mark_footprint(read, os, s, is, in, a.row_scratch);
           break;
         }
         const uint8_t* M = a.masks[op.mask].data();
-        if (N.all) {
+        if (all) {
           // everything is read: compute every masked position, fill every skipped one
-          a.computed_of[i] = a.kept_of[i] = &a.mask_lists[op.mask];
-          a.skipped_of[i] = &a.unmask_lists[op.mask];
-          if (!in.all) mark_footprint(M, os, s, is, in);
+          a.computed_of[i] = Positions::of(a.mask_lists[op.mask]);
+          a.skipped_of[i] = Positions::of(a.unmask_lists[op.mask]);
+          if (!in.all) mark_footprint(M, os, s, is, in, a.row_scratch);
           break;
         }
-        auto& C = a.computed[i];
-        auto& skipped = a.skipped[i];
-        auto& kept = a.kept[i];
-        C.clear();
-        skipped.clear();
-        kept.clear();
-        // bytewise over the map: read skipped positions, dilated by the fill's radius, say
-        // which masked positions a fill reads besides those read themselves
+        // bytewise over the map: the read, skipped positions, dilated by the fill's radius,
+        // say which masked positions a fill reads besides those read themselves. The computed
+        // positions are all finished after the fills: the BN shift, residual and ReLU at a
+        // position nothing reads cost little and are never read.
         const size_t positions = os.positions();
+        auto& flags = a.flags;
         auto& fillers = a.footprint;
+        flags.resize(positions);
         fillers.resize(positions);
-        const uint8_t* Nb = N.bits.data();
-        for (size_t q = 0; q < positions; q++) fillers[q] = Nb[q] & uint8_t(M[q] ^ 1);
-        dilate(fillers.data(), os.h, os.w, s.fill_radius, a.rows_scratch);
-        for (size_t q = 0; q < positions; q++) fillers[q] = M[q] & (Nb[q] | fillers[q]);
-        for (size_t q = 0; q < positions; q++) {
-          if (fillers[q]) {
-            C.push_back(int32_t(q));
-            if (Nb[q]) kept.push_back(int32_t(q));
-          } else if (Nb[q]) {
-            skipped.push_back(int32_t(q));
-          }
-        }
-        a.computed_of[i] = &C;
-        a.skipped_of[i] = &skipped;
-        a.kept_of[i] = &kept;
-        a.fused[i] = skipped.empty() && kept.size() == C.size();
-        if (!in.all && !C.empty()) mark_footprint(fillers.data(), os, s, is, in);
+        for (size_t q = 0; q < positions; q++) flags[q] = read[q] & uint8_t(M[q] ^ 1);
+        compact(isa, flags.data(), positions, a.skipped[i]);
+        dilate_into(flags.data(), os.h, os.w, s.fill_radius, fillers.data(), a.rows_scratch);
+        for (size_t q = 0; q < positions; q++) fillers[q] = M[q] & (read[q] | fillers[q]);
+        compact(isa, fillers.data(), positions, a.computed[i]);
+        a.computed_of[i] = Positions::of(a.computed[i]);
+        a.skipped_of[i] = Positions::of(a.skipped[i]);
+        a.fused[i] = a.skipped[i].empty();
+        if (!in.all && !a.computed[i].empty()) mark_footprint(fillers.data(), os, s, is, in, a.row_scratch);
         break;
       }
       case OpKind::fuse_sum:
@@ -508,27 +526,34 @@ static void find_needed(Executor::Arena& a, const Executor::Compiled& cp, bool n
         for (size_t t = 0; t < op.terms.size(); t++) {
           const Term& term = op.terms[t];
           Needed& in = a.needed[term.tensor];
-          if (term.upsample) mark_bilinear_support(N, os, cp.bilinear[i][t], p.tensors[term.tensor], in);
-          else or_needed(in, N);
+          if (term.upsample) mark_bilinear_support(read, os, cp.bilinear[i][t], p.tensors[term.tensor], in, a.row_scratch);
+          else or_read(in, read);
         }
         break;
       case OpKind::avgpool2: {
         const Shape& is = p.tensors[op.in];
         Needed& in = a.needed[op.in];
-        if (N.all) {
+        if (all) {
           in.set_all();
           break;
         }
         if (in.all) break;
         in.any = true;
-        for (int32_t q : *a.needed_of[i]) {
-          const int y = int(q / os.w) * 2, x = int(q % os.w) * 2;
-          for (int dy = 0; dy < 2; dy++) for (int dx = 0; dx < 2; dx++) in.bits[size_t(y + dy) * is.w + x + dx] = 1;
+        // output (y, x) reads input rows 2y, 2y+1 at columns 2x, 2x+1
+        for (int y = 0; y < os.h; y++) {
+          const uint8_t* c = read + size_t(y) * os.w;
+          for (int dy = 0; dy < 2; dy++) {
+            uint8_t* o = in.bits.data() + size_t(2 * y + dy) * is.w;
+            for (int x = 0; x < os.w; x++) {
+              o[2 * x] |= c[x];
+              o[2 * x + 1] |= c[x];
+            }
+          }
         }
         break;
       }
       case OpKind::upsample:
-        mark_bilinear_support(N, os, cp.bilinear[i][0], p.tensors[op.in], a.needed[op.in]);
+        mark_bilinear_support(read, os, cp.bilinear[i][0], p.tensors[op.in], a.needed[op.in], a.row_scratch);
         break;
     }
   }
@@ -585,15 +610,15 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   auto map = [&](int t) { const Shape& s = p.tensors[t]; return MapRef{ptr[t], s.h, s.w, s.c}; };
   auto term_of = [&](int t, const Bilinear* up) { const Shape& s = p.tensors[t]; return adpc::MapTerm{ptr[t], s.h, s.w, s.c, up}; };
 
-  make_masks(a, p, run, threshold, focus);
+  make_masks(isa_, a, p, run, threshold, focus);
   lap(n_ops, 0);
-  find_needed(a, *cp, need_features);
+  find_needed(isa_, a, *cp, need_features);
   lap(n_ops + 1, 0);
 
   for (size_t i = 0; i < n_ops; i++) {
     const Op& op = p.ops[i];
-    if (!a.needed_of[i]) continue;  // nothing reads its output
-    const std::vector<int32_t>& N = *a.needed_of[i];
+    const Positions N = a.needed_of[i];
+    if (!N.set) continue;  // nothing reads its output
     const MapRef out = map(op.out);
     const Shape& os = p.tensors[op.out];
     switch (op.kind) {
@@ -603,7 +628,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         const float* in = ptr[op.in];
         const float* res = s.residual >= 0 ? ptr[s.residual] : nullptr;
         const bool fused = a.fused[i];
-        const std::vector<int32_t>& C = *a.computed_of[i];
+        const Positions C = a.computed_of[i];
         const PackedConv& pack = fused ? cp->packs->fused[i] : cp->packs->masked[i];
         const int taps = s.kernel * s.kernel;
         const float* zero = zero_row(size_t(s.cin));
@@ -611,47 +636,47 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         for (int ky = 0; ky < s.kernel; ky++)
           for (int kx = 0; kx < s.kernel; kx++) tap_offset[ky * s.kernel + kx] = (ptrdiff_t(ky) * is.w + kx) * is.c;
         const size_t quantum = conv_pixel_quantum(pack);
-        const size_t chunk = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
-        in_chunks(pool_, C.size(), chunk, [&](size_t begin, size_t end) {
+        const size_t sub = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
+        in_chunks(pool_, C.count, sub, [&](size_t task_begin, size_t task_end) {
           const float* rows[kConvChunk * 9];
           float* outs[kConvChunk];
           const float* resid[kConvChunk];
-          for (size_t j = begin; j < end; j++) {
-            const int q = C[j], y = q / os.w, x = q % os.w;
-            const float** r = rows + (j - begin) * taps;
-            const int y0 = y * s.stride - s.pad, x0 = x * s.stride - s.pad;
-            if (y0 >= 0 && x0 >= 0 && y0 + s.kernel <= is.h && x0 + s.kernel <= is.w) {
-              // inside the map: the taps are fixed offsets from the window's corner
-              const float* corner = in + (size_t(y0) * is.w + x0) * is.c;
-              for (int t = 0; t < taps; t++) r[t] = corner + tap_offset[t];
+          for (size_t begin = task_begin; begin < task_end; begin += sub) {
+            const size_t end = std::min(task_end, begin + sub);
+            for (size_t j = begin; j < end; j++) {
+              const int q = int(C.at(j)), y = q / os.w, x = q % os.w;
+              const float** r = rows + (j - begin) * taps;
+              const int y0 = y * s.stride - s.pad, x0 = x * s.stride - s.pad;
+              if (y0 >= 0 && x0 >= 0 && y0 + s.kernel <= is.h && x0 + s.kernel <= is.w) {
+                // inside the map: the taps are fixed offsets from the window's corner
+                const float* corner = in + (size_t(y0) * is.w + x0) * is.c;
+                for (int t = 0; t < taps; t++) r[t] = corner + tap_offset[t];
+              } else {
+                for (int ky = 0; ky < s.kernel; ky++) {
+                  const int yy = y0 + ky;
+                  for (int kx = 0; kx < s.kernel; kx++) {
+                    const int xx = x0 + kx;
+                    r[ky * s.kernel + kx] = (yy < 0 || yy >= is.h || xx < 0 || xx >= is.w)
+                        ? zero : in + (size_t(yy) * is.w + xx) * is.c;
+                  }
+                }
+              }
               outs[j - begin] = out.data + size_t(q) * os.c;
               if (res) resid[j - begin] = res + size_t(q) * os.c;
-              continue;
             }
-            for (int ky = 0; ky < s.kernel; ky++) {
-              const int yy = y0 + ky;
-              for (int kx = 0; kx < s.kernel; kx++) {
-                const int xx = x0 + kx;
-                r[ky * s.kernel + kx] = (yy < 0 || yy >= is.h || xx < 0 || xx >= is.w)
-                    ? zero : in + (size_t(yy) * is.w + xx) * is.c;
-              }
-            }
-            outs[j - begin] = out.data + size_t(q) * os.c;
-            if (res) resid[j - begin] = res + size_t(q) * os.c;
+            conv_rows(pack, ConvJob{rows, outs, (fused && res) ? resid : nullptr, true, fused && s.relu, end - begin});
           }
-          conv_rows(pack, ConvJob{rows, outs, (fused && res) ? resid : nullptr, true, fused && s.relu, end - begin});
         });
         if (fused) break;
         // The read, skipped positions take the RBF fill of their computed neighbours' raw
         // outputs; only then do the computed ones get their BN shift, residual and ReLU.
-        const std::vector<int32_t>& skipped = *a.skipped_of[i];
-        const std::vector<int32_t>& kept = *a.kept_of[i];
+        const Positions skipped = a.skipped_of[i];
         const uint8_t* M = a.masks[op.mask].data();
-        in_chunks(pool_, skipped.size(), kChunk, [&](size_t b, size_t e) {
-          fill_and_finish(Span{skipped.data(), b, e}, out, M, s.fill.data(), s.fill_radius, s.post_bias.data(), res, s.relu);
+        in_chunks(pool_, skipped.count, kChunk, [&](size_t b, size_t e) {
+          fill_and_finish(isa_, Span{skipped.list, b, e}, out, M, s.fill.data(), s.fill_radius, s.post_bias.data(), res, s.relu);
         });
-        in_chunks(pool_, kept.size(), kChunk * 4, [&](size_t b, size_t e) {
-          finish(Span{kept.data(), b, e}, out, s.post_bias.data(), res, s.relu);
+        in_chunks(pool_, C.count, kChunk, [&](size_t b, size_t e) {
+          finish(Span{C.list, b, e}, out, s.post_bias.data(), res, s.relu);
         });
         break;
       }
@@ -659,31 +684,31 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
       case OpKind::concat_up: {
         std::vector<adpc::MapTerm> terms;
         for (size_t t = 0; t < op.terms.size(); t++) terms.push_back(term_of(op.terms[t].tensor, op.terms[t].upsample ? &cp->bilinear[i][t] : nullptr));
-        in_chunks(pool_, N.size(), kChunk, [&](size_t b, size_t e) {
-          if (op.kind == OpKind::fuse_sum) sum_terms(Span{N.data(), b, e}, out, terms.data(), terms.size(), op.relu);
-          else concat_terms(Span{N.data(), b, e}, out, terms.data(), terms.size());
+        in_chunks(pool_, N.count, kChunk, [&](size_t b, size_t e) {
+          if (op.kind == OpKind::fuse_sum) sum_terms(Span{N.list, b, e}, out, terms.data(), terms.size(), op.relu);
+          else concat_terms(Span{N.list, b, e}, out, terms.data(), terms.size());
         });
         break;
       }
       case OpKind::avgpool2: {
         const float* in = ptr[op.in];
         const int in_w = p.tensors[op.in].w;
-        in_chunks(pool_, N.size(), kChunk, [&](size_t b, size_t e) { avgpool2(Span{N.data(), b, e}, out, in, in_w); });
+        in_chunks(pool_, N.count, kChunk, [&](size_t b, size_t e) { avgpool2(Span{N.list, b, e}, out, in, in_w); });
         break;
       }
       case OpKind::upsample: {
         const adpc::MapTerm in = term_of(op.in, &cp->bilinear[i][0]);
-        in_chunks(pool_, N.size(), kChunk, [&](size_t b, size_t e) { upsample(Span{N.data(), b, e}, out, in); });
+        in_chunks(pool_, N.count, kChunk, [&](size_t b, size_t e) { upsample(Span{N.list, b, e}, out, in); });
         break;
       }
     }
-    if (profiling_) lap(i, int64_t(op.kind == OpKind::conv ? a.computed_of[i]->size() : N.size()));
+    if (profiling_) lap(i, int64_t(op.kind == OpKind::conv ? a.computed_of[i].count : N.count));
   }
 
   // merge: computed positions take the new logits; the others keep the previous exit's
   const float* head = ptr[p.out_logits];
   const std::vector<int32_t>& computed = a.mask_lists[0];
-  in_chunks(pool_, computed.size(), 256, [&](size_t b, size_t e) {
+  in_chunks(pool_, computed.size(), kChunk, [&](size_t b, size_t e) {
     merge_logits(Span{computed.data(), b, e}, head, run.logits.data(), classes_, run.confidence.data(), run.labels.data());
   });
   lap(n_ops + 2, a.counts[0]);

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/conv.h"
+#include "kernels/fill.h"
+
 // The loops here are short and over channels: cloned per x86 ISA (GCC picks one at load),
 // baseline code elsewhere.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -61,8 +64,11 @@ inline void bilinear_into(const MapTerm& t, int y, int x, float* __restrict o, b
 // exp(x) for x <= 0 to about 1 ulp: 2^(x log2 e) as an integer power times a polynomial on
 // [-ln2/2, ln2/2]; branch-free so the loop over classes vectorises.
 inline float exp_nonpositive(float x) {
-  x = std::max(x, -87.f);
-  const float n = std::nearbyint(x * 1.44269504f);
+  x = x < -87.f ? -87.f : x;
+  // round to nearest (even) by adding and removing 1.5 * 2^23: nearbyint's result, in
+  // arithmetic the vectoriser takes (|x log2 e| < 126 here)
+  constexpr float kRound = 12582912.f;
+  const float n = (x * 1.44269504f + kRound) - kRound;
   const float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
   float p = 1.f / 5040.f;
   p = p * r + 1.f / 720.f;
@@ -73,35 +79,34 @@ inline float exp_nonpositive(float x) {
   p = p * r + 1.f;
   p = p * r + 1.f;
   const int32_t bits = (int32_t(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return p * __builtin_bit_cast(float, bits);
 }
 
 }  // namespace
 
-ADPC_CLONES void fill_and_finish(Span span, MapRef out, const uint8_t* mask, const float* weights, int radius,
+ADPC_CLONES void fill_and_finish(Isa isa, Span span, MapRef out, const uint8_t* mask, const float* weights, int radius,
                                  const float* bias, const float* residual, bool relu) {
-  const int side = 2 * radius + 1;
+  const int side = 2 * radius + 1, taps = side * side;
   const size_t rc = size_t(out.c);
+  const float* zero = zero_row(rc);
+  // Every tap of the window reads a computed neighbour's row or the zero row, picked without
+  // a branch (the masks are scattered), then one vectorised weighted sum.
+  const float* rows[49];
+  const WeightedRowsFn weighted_sum = weighted_rows_kernel(isa);
   for (size_t i = span.begin; i < span.end; i++) {
     const size_t q = span.at(i);
-    float* __restrict o = out.data + q * rc;
-    std::fill(o, o + out.c, 0.f);
     const int y = int(q / size_t(out.w)), x = int(q % size_t(out.w));
-    for (int dy = -radius; dy <= radius; dy++) {
+    for (int dy = -radius, t = 0; dy <= radius; dy++) {
       const int yy = y + dy;
-      if (yy < 0 || yy >= out.h) continue;
-      for (int dx = -radius; dx <= radius; dx++) {
+      for (int dx = -radius; dx <= radius; dx++, t++) {
         const int xx = x + dx;
-        if (xx < 0 || xx >= out.w) continue;
-        const size_t nq = size_t(yy) * out.w + xx;
-        if (!mask[nq]) continue;
-        const float wgt = weights[(dy + radius) * side + (dx + radius)];
-        const float* __restrict z = out.data + nq * rc;
-        for (int c = 0; c < out.c; c++) o[c] += wgt * z[c];
+        const bool valid = yy >= 0 && yy < out.h && xx >= 0 && xx < out.w;
+        const size_t nq = valid ? size_t(yy) * size_t(out.w) + size_t(xx) : q;
+        rows[t] = valid && mask[nq] ? out.data + nq * rc : zero;
       }
     }
+    float* o = out.data + q * rc;
+    weighted_sum(rows, weights, taps, out.c, o, false);
     add_bias_act(o, bias, residual ? residual + q * rc : nullptr, relu, out.c);
   }
 }
@@ -184,19 +189,45 @@ ADPC_CLONES void upsampled_argmax(const MapTerm& logits, int y0, int y1, int out
 }
 
 ADPC_CLONES void merge_logits(Span span, const float* head, float* logits, int classes, float* confidence, uint8_t* labels) {
-  for (size_t i = span.begin; i < span.end; i++) {
-    const size_t q = span.at(i);
-    float* __restrict row = logits + q * size_t(classes);
-    std::memcpy(row, head + q * size_t(classes), sizeof(float) * size_t(classes));
-    float top = row[0];
-    int best = 0;
-    for (int k = 1; k < classes; k++) {
-      if (row[k] > top) { top = row[k]; best = k; }  // first index on ties, as ArgMax and torch
+  // 16 positions at a time, transposed so that the loops run across positions in vectors: a
+  // vector per position would spend its time in horizontal reductions over 19 classes
+  constexpr size_t kBlock = 16;
+  alignas(64) float t[256][kBlock];
+  alignas(64) float top[kBlock], sum[kBlock];
+  alignas(64) int32_t best[kBlock];
+  size_t at[kBlock];
+  for (size_t b = span.begin; b < span.end; b += kBlock) {
+    const size_t n = std::min(kBlock, span.end - b);
+    for (size_t j = 0; j < kBlock; j++) {
+      const size_t q = span.at(b + std::min(j, n - 1));  // a full block: the extra lanes repeat one
+      at[j] = q;
+      const float* src = head + q * size_t(classes);
+      for (int k = 0; k < classes; k++) t[k][j] = src[k];
     }
-    float sum = 0;
-    for (int k = 0; k < classes; k++) sum += exp_nonpositive(row[k] - top);
-    confidence[q] = 1.f / sum;
-    labels[q] = uint8_t(best);
+#pragma omp simd
+    for (size_t j = 0; j < kBlock; j++) {
+      top[j] = t[0][j];
+      best[j] = 0;
+      sum[j] = 0;
+    }
+    for (int k = 1; k < classes; k++) {
+#pragma omp simd
+      for (size_t j = 0; j < kBlock; j++) {
+        const float v = t[k][j];
+        best[j] = v > top[j] ? k : best[j];  // first index on ties, as ArgMax and torch
+        top[j] = v > top[j] ? v : top[j];
+      }
+    }
+    for (int k = 0; k < classes; k++) {
+#pragma omp simd
+      for (size_t j = 0; j < kBlock; j++) sum[j] += exp_nonpositive(t[k][j] - top[j]);
+    }
+    for (size_t j = 0; j < n; j++) {
+      const size_t q = at[j];
+      std::memcpy(logits + q * size_t(classes), head + q * size_t(classes), sizeof(float) * size_t(classes));
+      confidence[q] = 1.f / sum[j];
+      labels[q] = uint8_t(best[j]);
+    }
   }
 }
 

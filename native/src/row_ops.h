@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/isa.h"
+
 namespace adpc {
 
 // PyTorch's bilinear source index (align_corners false), per output coordinate of one axis.
@@ -33,8 +35,9 @@ struct MapRef {
 };
 
 // Skipped positions: the RBF fill of the computed neighbours' raw outputs (out rows where
-// mask is 1), then + bias + residual, ReLU. Writes only the listed (skipped) rows.
-void fill_and_finish(Span span, MapRef out, const uint8_t* mask, const float* weights, int radius,
+// mask is 1; the weighted sum on `isa`'s kernels), then + bias + residual, ReLU. Writes only
+// the listed (skipped) rows.
+void fill_and_finish(Isa isa, Span span, MapRef out, const uint8_t* mask, const float* weights, int radius,
                      const float* bias, const float* residual, bool relu);
 
 // out = act(out + bias + residual) at the listed rows.

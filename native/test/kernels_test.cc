@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../kernels/compact.h"
 #include "../kernels/conv.h"
 #include "../kernels/fill.h"
 #include "../kernels/isa.h"
@@ -369,6 +370,29 @@ void test_weighted_rows(const std::vector<Isa>& isas) {
   grp.check(out[0] == 4.0f && out[1] == 7.0f && out[2] == 10.0f, "out += 0.5*r0 + 0.25*r1");
 }
 
+// ---- compact_positions --------------------------------------------------------------------
+
+void test_compact(const std::vector<Isa>& isas) {
+  for (Isa isa : isas) {
+    Group grp(fmt("compact_positions %s vs naive", isa_name(isa)));
+    for (size_t n : {size_t(0), size_t(1), size_t(15), size_t(16), size_t(17), size_t(100), size_t(8192)}) {
+      for (int density : {0, 1, 5, 10}) {  // tenths of flags set
+        for (bool unset : {false, true}) {
+          std::vector<uint8_t> flags(n);
+          for (uint8_t& f : flags) f = pick(0, 9) < density ? static_cast<uint8_t>(pick(1, 255)) : 0;
+          std::vector<int32_t> expect;
+          for (size_t q = 0; q < n; ++q) if ((flags[q] != 0) != unset) expect.push_back(static_cast<int32_t>(q));
+          std::vector<int32_t> out(n + 1, -7);
+          const size_t count = compact_positions(isa, flags.data(), n, out.data(), unset);
+          const std::string what = fmt("n=%zu density=%d unset=%d", n, density, unset);
+          grp.check(count == expect.size() && std::equal(expect.begin(), expect.end(), out.begin()), what + ": wrong positions");
+          grp.check(out[n] == -7, what + ": wrote past n");
+        }
+      }
+    }
+  }
+}
+
 // ---- ISA selection, packing errors, zero_row -----------------------------------------------
 
 void test_isa_and_api() {
@@ -539,6 +563,7 @@ int main() {
   test_image_conv(isas);
   test_split(isas);
   test_weighted_rows(isas);
+  test_compact(isas);
   test_thread_pool();
   std::printf("kernels_test: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
