@@ -158,14 +158,19 @@ void mark_bilinear_support(const uint8_t* out, const Shape& os, const Bilinear& 
 // Runs fn(begin, end) over [0, count) in pieces across the pool: about kTasksPerThread pieces
 // per thread (claiming a task costs a contended atomic and a call, so many small ones cost
 // more than the work of a small op), none smaller than `grain`, each a multiple of it.
+// in_chunks_on also gives fn the thread (0 .. threads-1) running the piece.
 constexpr size_t kTasksPerThread = 4;
 template <typename Fn>
-void in_chunks(ThreadPool& pool, size_t count, size_t grain, Fn fn) {
+void in_chunks_on(ThreadPool& pool, size_t count, size_t grain, Fn fn) {
   const size_t want = (count + kTasksPerThread * size_t(pool.size()) - 1) / (kTasksPerThread * size_t(pool.size()));
   const size_t chunk = std::max(grain, (want + grain - 1) / grain * grain);
-  pool.parallel_for((count + chunk - 1) / chunk, [&](size_t task, int) {
-    fn(task * chunk, std::min(count, (task + 1) * chunk));
+  pool.parallel_for((count + chunk - 1) / chunk, [&](size_t task, int thread) {
+    fn(task * chunk, std::min(count, (task + 1) * chunk), thread);
   });
+}
+template <typename Fn>
+void in_chunks(ThreadPool& pool, size_t count, size_t grain, Fn fn) {
+  in_chunks_on(pool, count, grain, [&](size_t begin, size_t end, int) { fn(begin, end); });
 }
 
 }  // namespace
@@ -186,9 +191,21 @@ struct Packs {
   std::vector<PackedConv> masked;  // per op: bias = pre (skipped positions filled afterwards)
 };
 
+// A head whose classifier reads a 1x1 conv's output summed with upsampled terms: conv a
+// (1x1, nothing after it), fuse_sum f (conv a's output first, then the terms, ReLU) and
+// classifier b (1x1, the stage's logits). Run as one op at b, a chunk of positions at a time
+// through a scratch row per position, so that the wide sum (240 channels for W18) never
+// goes to memory as a map: the final head of HRNet, whose first conv the export splits by
+// branch before the upsampling.
+struct FusedHead {
+  int a = -1, f = -1, b = -1;
+  bool active() const { return b >= 0; }
+};
+
 struct Executor::Compiled {
   Program prog;
   std::shared_ptr<const Packs> packs;
+  FusedHead head;
   std::vector<std::vector<Bilinear>> bilinear;  // per op, per term (upsample terms and ops)
   std::vector<size_t> offset;      // per tensor: floats into the arena, kNone if bound to the run
   size_t arena_floats = 0;
@@ -211,6 +228,7 @@ struct Executor::Arena {
   std::vector<uint8_t> fused;                    // per conv op: no needed position is skipped
   std::vector<uint8_t> footprint, flags, rows_scratch, row_scratch;
   std::vector<int> source_x;                     // nearest source column per column of a mask
+  Buffer head_rows;                              // the fused head's scratch rows, per thread
 };
 
 namespace {
@@ -227,6 +245,11 @@ void plan_memory(Executor::Compiled& c) {
     read(op.in, int(i));
     read(op.conv.residual, int(i));
     for (const Term& t : op.terms) read(t.tensor, int(i));
+  }
+  if (c.head.active()) {
+    // computed at b: what a and the sum read lives until then
+    read(p.ops[size_t(c.head.a)].in, c.head.b);
+    for (const Term& t : p.ops[size_t(c.head.f)].terms) read(t.tensor, c.head.b);
   }
   read(p.out_logits, int(p.ops.size()));
   c.offset.assign(n, kNone);
@@ -269,6 +292,40 @@ std::shared_ptr<const Packs> pack_weights(const Program& prog, Isa isa) {
   return packs;
 }
 
+// The fusable head of a program (FusedHead), if it has one.
+FusedHead find_fused_head(const Program& p) {
+  const int b = [&] {
+    for (size_t i = 0; i < p.ops.size(); i++) if (p.ops[i].out == p.out_logits) return int(i);
+    return -1;
+  }();
+  if (b < 1) return {};
+  const Op& cb = p.ops[size_t(b)];
+  const auto plain_1x1 = [](const Op& op) {
+    return op.kind == OpKind::conv && op.conv.kernel == 1 && op.conv.stride == 1 && op.conv.residual < 0 && !op.conv.relu;
+  };
+  if (!plain_1x1(cb)) return {};
+  int f = -1, a = -1;
+  for (size_t i = 0; i < size_t(b); i++) if (p.ops[i].out == cb.in) f = int(i);
+  if (f < 0) return {};
+  const Op& sum = p.ops[size_t(f)];
+  if (sum.kind != OpKind::fuse_sum || !sum.relu || sum.terms.empty() || sum.terms[0].upsample) return {};
+  for (size_t i = 0; i < size_t(f); i++) if (p.ops[i].out == sum.terms[0].tensor) a = int(i);
+  if (a < 0 || !plain_1x1(p.ops[size_t(a)]) || p.ops[size_t(a)].conv.fill_radius >= 0) return {};
+  for (size_t t = 1; t < sum.terms.size(); t++) if (!sum.terms[t].upsample) return {};
+  // conv a's output is read by the sum alone, the sum's by the classifier alone
+  for (size_t i = 0; i < p.ops.size(); i++) {
+    const Op& op = p.ops[i];
+    std::vector<int> reads{op.in, op.conv.residual};
+    for (const Term& t : op.terms) reads.push_back(t.tensor);
+    for (int t : reads) {
+      if (t == sum.terms[0].tensor && int(i) != f) return {};
+      if (t == sum.out && int(i) != b) return {};
+    }
+  }
+  for (int t : p.out_features) if (t == sum.terms[0].tensor || t == sum.out) return {};
+  return {a, f, b};
+}
+
 std::unique_ptr<Executor::Compiled> compile(Program prog, std::shared_ptr<const Packs> packs) {
   prog.validate();
   auto c = std::make_unique<Executor::Compiled>();
@@ -289,6 +346,7 @@ std::unique_ptr<Executor::Compiled> compile(Program prog, std::shared_ptr<const 
   }
   c->timing.resize(prog.ops.size() + 3);
   c->prog = std::move(prog);
+  c->head = find_fused_head(c->prog);
   plan_memory(*c);
   return c;
 }
@@ -559,6 +617,52 @@ static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& c
   }
 }
 
+void Executor::run_fused_head(const Compiled& cp, Arena& a, const std::vector<float*>& ptr) {
+  const Program& p = cp.prog;
+  const FusedHead& fh = cp.head;
+  const Op& oa = p.ops[size_t(fh.a)];
+  const Op& of = p.ops[size_t(fh.f)];
+  const Op& ob = p.ops[size_t(fh.b)];
+  const Positions C = a.computed_of[size_t(fh.b)];
+  // the logits are read where the mask computes, which the classifier then computes: no fills
+  if (!a.fused[size_t(fh.b)]) throw std::logic_error("native executor: the fused head would fill positions");
+  const size_t mid = size_t(oa.conv.cout);
+  const Shape& sum_shape = p.tensors[of.out];
+  std::vector<MapTerm> terms;
+  for (size_t t = 1; t < of.terms.size(); t++) {
+    const Shape& ts = p.tensors[of.terms[t].tensor];
+    terms.push_back(MapTerm{ptr[of.terms[t].tensor], ts.h, ts.w, ts.c, &cp.bilinear[size_t(fh.f)][t]});
+  }
+  const float* in = ptr[oa.in];
+  const size_t in_c = size_t(p.tensors[oa.in].c);
+  float* logits = ptr[ob.out];
+  const size_t classes = size_t(ob.conv.cout);
+  const PackedConv& pa = cp.packs->fused[size_t(fh.a)];
+  const PackedConv& pb = cp.packs->fused[size_t(fh.b)];
+  const size_t quantum = std::max(conv_pixel_quantum(pa), conv_pixel_quantum(pb));
+  const size_t sub = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
+  a.head_rows.resize(size_t(pool_.size()) * sub * mid);
+  in_chunks_on(pool_, C.count, sub, [&](size_t task_begin, size_t task_end, int thread) {
+    float* rows = a.head_rows.data() + size_t(thread) * sub * mid;
+    const float* from[kConvChunk];
+    float* to[kConvChunk];
+    for (size_t begin = task_begin; begin < task_end; begin += sub) {
+      const size_t end = std::min(task_end, begin + sub), n = end - begin;
+      for (size_t j = 0; j < n; j++) {
+        from[j] = in + C.at(begin + j) * in_c;
+        to[j] = rows + j * mid;
+      }
+      conv_rows(pa, ConvJob{from, to, nullptr, true, false, n});
+      add_terms(Span{C.list, begin, end}, sum_shape.w, rows, int(mid), terms.data(), terms.size(), of.relu);
+      for (size_t j = 0; j < n; j++) {
+        from[j] = rows + j * mid;
+        to[j] = logits + C.at(begin + j) * classes;
+      }
+      conv_rows(pb, ConvJob{from, to, nullptr, true, false, n});
+    }
+  });
+}
+
 StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features, const std::vector<uint8_t>* focus) {
   std::lock_guard<std::mutex> lock(mutex_);
   Compiled* cp = const_cast<Compiled*>(&compiled_for(k, run.quarter_h, run.quarter_w));
@@ -615,10 +719,17 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   find_needed(isa_, a, *cp, need_features);
   lap(n_ops + 1, 0);
 
+  const FusedHead& fh = cp->head;
   for (size_t i = 0; i < n_ops; i++) {
     const Op& op = p.ops[i];
     const Positions N = a.needed_of[i];
     if (!N.set) continue;  // nothing reads its output
+    if (fh.active() && (int(i) == fh.a || int(i) == fh.f)) continue;  // computed with the classifier
+    if (fh.active() && int(i) == fh.b) {
+      run_fused_head(*cp, a, ptr);
+      if (profiling_) lap(i, int64_t(N.count));
+      continue;
+    }
     const MapRef out = map(op.out);
     const Shape& os = p.tensors[op.out];
     switch (op.kind) {
@@ -643,8 +754,16 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
           const float* resid[kConvChunk];
           for (size_t begin = task_begin; begin < task_end; begin += sub) {
             const size_t end = std::min(task_end, begin + sub);
+            // a whole map (no list) walks its rows: no division per position
+            int wy = C.list ? 0 : int(begin / size_t(os.w)), wx = C.list ? 0 : int(begin % size_t(os.w));
             for (size_t j = begin; j < end; j++) {
-              const int q = int(C.at(j)), y = q / os.w, x = q % os.w;
+              int q, y, x;
+              if (C.list) {
+                q = C.list[j], y = q / os.w, x = q % os.w;
+              } else {
+                q = int(j), y = wy, x = wx;
+                if (++wx == os.w) wx = 0, wy++;
+              }
               const float** r = rows + (j - begin) * taps;
               const int y0 = y * s.stride - s.pad, x0 = x * s.stride - s.pad;
               if (y0 >= 0 && x0 >= 0 && y0 + s.kernel <= is.h && x0 + s.kernel <= is.w) {

@@ -95,6 +95,8 @@ class Executor {
  private:
   // stage k at the size it was exported for; other sizes (crops) compiled on first use
   const Compiled& compiled_for(int k, int quarter_h, int quarter_w);
+  // the program's fused head (FusedHead in executor.cc) at its classifier's computed positions
+  void run_fused_head(const Compiled& cp, Arena& a, const std::vector<float*>& ptr);
   std::vector<std::unique_ptr<Compiled>> stages_;
   std::vector<std::unique_ptr<Compiled>> sized_;
   int classes_;

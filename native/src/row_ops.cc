@@ -152,6 +152,17 @@ ADPC_CLONES void concat_terms(Span span, MapRef out, const MapTerm* terms, size_
   }
 }
 
+ADPC_CLONES void add_terms(Span span, int w, float* rows, int c, const MapTerm* terms, size_t n, bool relu) {
+  const size_t rc = size_t(c);
+  for (size_t i = span.begin; i < span.end; i++) {
+    const size_t q = span.at(i);
+    float* __restrict o = rows + (i - span.begin) * rc;
+    const int y = int(q / size_t(w)), x = int(q % size_t(w));
+    for (size_t t = 0; t < n; t++) bilinear_into(terms[t], y, x, o, true);
+    if (relu) for (size_t c = 0; c < rc; c++) o[c] = o[c] < 0.f ? 0.f : o[c];
+  }
+}
+
 ADPC_CLONES void avgpool2(Span span, MapRef out, const float* in, int in_w) {
   const size_t rc = size_t(out.c);
   for (size_t i = span.begin; i < span.end; i++) {

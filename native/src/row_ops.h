@@ -53,6 +53,10 @@ struct MapTerm {
 void sum_terms(Span span, MapRef out, const MapTerm* terms, size_t n, bool relu);
 void concat_terms(Span span, MapRef out, const MapTerm* terms, size_t n);
 
+// rows[j] += the terms (each upsampled bilinearly) at the span's j-th position of a map `w`
+// wide, then ReLU when asked: rows holds one row of `c` channels per position, contiguous.
+void add_terms(Span span, int w, float* rows, int c, const MapTerm* terms, size_t n, bool relu);
+
 void avgpool2(Span span, MapRef out, const float* in, int in_w);
 void upsample(Span span, MapRef out, const MapTerm& in);
 
