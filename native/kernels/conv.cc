@@ -17,7 +17,7 @@ namespace {
 struct IsaKernels {
   detail::Geometry (*geometry)();
   void (*conv_rows)(const detail::ConvView&, const ConvJob&);
-  detail::RowsFn weighted_rows;
+  detail::FillFn fill;
   size_t (*compact)(const uint8_t*, size_t, int32_t*, bool);
 };
 
@@ -28,16 +28,16 @@ IsaKernels kernels_for(Isa isa) {
   switch (isa) {
 #if defined(__x86_64__)
     case Isa::avx2:
-      return {detail::geometry_avx2, detail::conv_rows_avx2, detail::weighted_rows_avx2, detail::compact_scalar};
+      return {detail::geometry_avx2, detail::conv_rows_avx2, detail::fill_avx2, detail::compact_scalar};
     case Isa::avx512:
-      return {detail::geometry_avx512, detail::conv_rows_avx512, detail::weighted_rows_avx512, detail::compact_avx512};
+      return {detail::geometry_avx512, detail::conv_rows_avx512, detail::fill_avx512, detail::compact_avx512};
 #endif
 #if defined(__aarch64__)
     case Isa::neon:
-      return {detail::geometry_neon, detail::conv_rows_neon, detail::weighted_rows_neon, detail::compact_scalar};
+      return {detail::geometry_neon, detail::conv_rows_neon, detail::fill_neon, detail::compact_scalar};
 #endif
     default:
-      return {detail::geometry_scalar, detail::conv_rows_scalar, detail::weighted_rows_scalar, detail::compact_scalar};
+      return {detail::geometry_scalar, detail::conv_rows_scalar, detail::fill_scalar, detail::compact_scalar};
   }
 }
 
@@ -149,22 +149,16 @@ size_t conv_pixel_quantum(const PackedConv& conv) {
   return static_cast<size_t>(kernels_for(conv.isa).geometry().quantum);
 }
 
-void weighted_rows(Isa isa, const float* const* rows, const float* w, int n, int channels,
-                   float* out, bool accumulate) {
-  kernels_for(isa).weighted_rows(rows, w, n, channels, out, accumulate);
+void fill_positions(Isa isa, const FillJob& job) {
+  if (job.radius < 0 || job.radius > 3) throw std::invalid_argument("fill_positions: radius must be 0..3");
+  if (job.begin >= job.end) return;
+  kernels_for(isa).fill(job, zero_row(static_cast<size_t>(job.c)));
 }
-
-WeightedRowsFn weighted_rows_kernel(Isa isa) { return kernels_for(isa).weighted_rows; }
 
 size_t compact_positions(Isa isa, const uint8_t* flags, size_t n, int32_t* out, bool unset) {
   return kernels_for(isa).compact(flags, n, out, unset);
 }
 
-void weighted_rows(const float* const* rows, const float* w, int n, int channels, float* out,
-                   bool accumulate) {
-  static const detail::RowsFn chosen = kernels_for(detect_isa()).weighted_rows;
-  chosen(rows, w, n, channels, out, accumulate);
-}
 
 const float* zero_row(size_t floats) {
   // Enough for any layer's rows; it lies in .bss, so untouched pages cost nothing.

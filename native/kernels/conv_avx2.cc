@@ -40,10 +40,7 @@ Geometry geometry_avx2() { return geometry_of<Avx2>(); }
 
 void conv_rows_avx2(const ConvView& conv, const ConvJob& job) { conv_rows_generic<Avx2>(conv, job); }
 
-void weighted_rows_avx2(const float* const* rows, const float* w, int n, int channels,
-                        float* out, bool accumulate) {
-  weighted_rows_generic<Avx2>(rows, w, n, channels, out, accumulate);
-}
+void fill_avx2(const FillJob& job, const float* zero) { fill_generic<Avx2>(job, zero); }
 
 }  // namespace detail
 }  // namespace adpc

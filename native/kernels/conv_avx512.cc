@@ -136,10 +136,7 @@ void conv_rows_avx512(const ConvView& conv, const ConvJob& job) {
   conv_rows_generic<Avx512>(conv, job, &avx512_block);
 }
 
-void weighted_rows_avx512(const float* const* rows, const float* w, int n, int channels,
-                          float* out, bool accumulate) {
-  weighted_rows_generic<Avx512>(rows, w, n, channels, out, accumulate);
-}
+void fill_avx512(const FillJob& job, const float* zero) { fill_generic<Avx512>(job, zero); }
 
 size_t compact_avx512(const uint8_t* flags, size_t n, int32_t* out, bool unset) {
   // 16 flags at a time: widened to 32 bits, tested, and their indices compress-stored

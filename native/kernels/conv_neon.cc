@@ -43,10 +43,7 @@ Geometry geometry_neon() { return geometry_of<Neon>(); }
 
 void conv_rows_neon(const ConvView& conv, const ConvJob& job) { conv_rows_generic<Neon>(conv, job); }
 
-void weighted_rows_neon(const float* const* rows, const float* w, int n, int channels,
-                        float* out, bool accumulate) {
-  weighted_rows_generic<Neon>(rows, w, n, channels, out, accumulate);
-}
+void fill_neon(const FillJob& job, const float* zero) { fill_generic<Neon>(job, zero); }
 
 }  // namespace detail
 }  // namespace adpc

@@ -33,10 +33,7 @@ void conv_rows_scalar(const ConvView& conv, const ConvJob& job) {
   conv_rows_generic<Scalar>(conv, job);
 }
 
-void weighted_rows_scalar(const float* const* rows, const float* w, int n, int channels,
-                          float* out, bool accumulate) {
-  weighted_rows_generic<Scalar>(rows, w, n, channels, out, accumulate);
-}
+void fill_scalar(const FillJob& job, const float* zero) { fill_generic<Scalar>(job, zero); }
 
 size_t compact_scalar(const uint8_t* flags, size_t n, int32_t* out, bool unset) {
   // branch-free: CA masks are scattered, and a branch per position mispredicts about every

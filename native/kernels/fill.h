@@ -1,22 +1,34 @@
-// Weighted sums of rows: the fill of skipped pixels from their computed neighbours.
+// The RBF fill of skipped positions: ADP-C's masked conv where it skipped, from the raw
+// outputs of the computed neighbours around each one.
 #pragma once
+
+#include <cstddef>
+#include <cstdint>
 
 #include "isa.h"
 
 namespace adpc {
 
-// out[c] = sum_k w[k] * rows[k][c] for k < n, c < channels; with accumulate, out += that.
-// n may be 0. out must not be one of the rows. Uses detect_isa()'s choice, taken once.
-void weighted_rows(const float* const* rows, const float* w, int n, int channels, float* out,
-                   bool accumulate);
+// At each listed position q of an h x w map of c channels (NHWC):
+//   map[q] = act(sum over the (2r+1)^2 window of weights[t] * map[q + t] where mask is set,
+//                + bias (+ residual[q]))
+// in that order; neighbours outside the map or not computed count zero. The listed positions
+// are skipped ones (mask clear): only computed rows are read, only listed rows written.
+struct FillJob {
+  const int32_t* positions;  // positions[begin, end) in increasing order, or null: begin .. end-1
+  size_t begin, end;
+  float* map;
+  int h, w, c;
+  const uint8_t* mask;       // h * w, non-zero where computed
+  const float* weights;      // (2r+1)^2, row-major window
+  int radius;                // 0 .. 3
+  const float* bias;         // c
+  const float* residual;     // null, or a map of the same layout added before the activation
+  bool relu;
+};
 
-// The same on a given ISA (tests, benchmarks); throws std::invalid_argument if unsupported.
-void weighted_rows(Isa isa, const float* const* rows, const float* w, int n, int channels,
-                   float* out, bool accumulate);
-
-// The function the two above call on `isa`, for callers that sum many rows in a loop.
-using WeightedRowsFn = void (*)(const float* const* rows, const float* w, int n, int channels,
-                                float* out, bool accumulate);
-WeightedRowsFn weighted_rows_kernel(Isa isa);
+// Single-threaded on `isa`'s kernels; throws std::invalid_argument for an ISA this build and
+// CPU cannot run, or a radius outside 0 .. 3.
+void fill_positions(Isa isa, const FillJob& job);
 
 }  // namespace adpc

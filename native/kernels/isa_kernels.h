@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "conv.h"
+#include "fill.h"
 
 namespace adpc {
 namespace detail {
@@ -25,8 +26,7 @@ struct ConvView {
   int taps;
 };
 
-using RowsFn = void (*)(const float* const* rows, const float* w, int n, int channels,
-                        float* out, bool accumulate);
+using FillFn = void (*)(const FillJob& job, const float* zero);
 
 // Writes the positions whose flag is non-zero (with `unset`, zero) to out, in order; returns
 // how many. out has room for n.
@@ -34,24 +34,20 @@ size_t compact_scalar(const uint8_t* flags, size_t n, int32_t* out, bool unset);
 
 Geometry geometry_scalar();
 void conv_rows_scalar(const ConvView& conv, const ConvJob& job);
-void weighted_rows_scalar(const float* const* rows, const float* w, int n, int channels,
-                          float* out, bool accumulate);
+void fill_scalar(const FillJob& job, const float* zero);
 #if defined(__x86_64__)
 Geometry geometry_avx2();
 void conv_rows_avx2(const ConvView& conv, const ConvJob& job);
-void weighted_rows_avx2(const float* const* rows, const float* w, int n, int channels,
-                        float* out, bool accumulate);
+void fill_avx2(const FillJob& job, const float* zero);
 Geometry geometry_avx512();
 void conv_rows_avx512(const ConvView& conv, const ConvJob& job);
-void weighted_rows_avx512(const float* const* rows, const float* w, int n, int channels,
-                          float* out, bool accumulate);
+void fill_avx512(const FillJob& job, const float* zero);
 size_t compact_avx512(const uint8_t* flags, size_t n, int32_t* out, bool unset);
 #endif
 #if defined(__aarch64__)
 Geometry geometry_neon();
 void conv_rows_neon(const ConvView& conv, const ConvJob& job);
-void weighted_rows_neon(const float* const* rows, const float* w, int n, int channels,
-                        float* out, bool accumulate);
+void fill_neon(const FillJob& job, const float* zero);
 #endif
 
 }  // namespace detail

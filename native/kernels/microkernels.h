@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <utility>
 
+#include "fill.h"
 #include "isa_kernels.h"
 
 namespace adpc {
@@ -155,38 +156,82 @@ constexpr Geometry geometry_of() {
   return Geometry{V::lanes, V::max_nrv, V::quantum, V::pair_cols};
 }
 
-// VW vectors of channels at a time, rows in order.
-template <class V, int VW>
-inline void weighted_span(const float* const* rows, const float* w, int n, int c, float* out,
-                          bool accumulate) {
+// FillJob (fill.h) on V, for a window of radius R (positions in increasing order, as
+// fill.h asks): per position the window's rows, each a
+// computed neighbour's or the zero row, picked without a branch (the masks are scattered),
+// then the weighted sum (one accumulator per window row, so the dependency chains stay short),
+// bias, residual and activation in registers, one vector of channels at a time.
+template <class V, int R>
+void fill_window(const FillJob& j, const float* zero) {
   using reg = typename V::reg;
-  constexpr int L = V::lanes;
-  reg s[VW];
-#pragma GCC unroll 8
-  for (int j = 0; j < VW; ++j) s[j] = accumulate ? V::loadu(out + c + j * L) : V::zero();
-  for (int k = 0; k < n; ++k) {
-    const reg wk = V::bcast(w + k);
-    const float* r = rows[k] + c;
-#pragma GCC unroll 8
-    for (int j = 0; j < VW; ++j) s[j] = V::fma(wk, V::loadu(r + j * L), s[j]);
+  constexpr int L = V::lanes, S = 2 * R + 1, T = S * S;
+  const size_t rc = static_cast<size_t>(j.c), w = static_cast<size_t>(j.w);
+  const float* rows[T];
+  ptrdiff_t offset[T];
+#pragma GCC unroll 49
+  for (int t = 0; t < T; ++t) offset[t] = static_cast<ptrdiff_t>(t / S - R) * j.w + (t % S - R);
+  // positions come in increasing order: the row follows without a division per position
+  size_t first = j.positions != nullptr ? static_cast<size_t>(j.positions[j.begin]) : j.begin;
+  int y = static_cast<int>(first / w);
+  size_t row_start = static_cast<size_t>(y) * w;
+  for (size_t i = j.begin; i < j.end; ++i) {
+    const size_t q = j.positions != nullptr ? static_cast<size_t>(j.positions[i]) : i;
+    while (q >= row_start + w) {
+      ++y;
+      row_start += w;
+    }
+    const int x = static_cast<int>(q - row_start);
+    if (y >= R && y + R < j.h && x >= R && x + R < j.w) {
+#pragma GCC unroll 49
+      for (int t = 0; t < T; ++t) {
+        const size_t nq = static_cast<size_t>(static_cast<ptrdiff_t>(q) + offset[t]);
+        rows[t] = j.mask[nq] != 0 ? j.map + nq * rc : zero;
+      }
+    } else {
+#pragma GCC unroll 49
+      for (int t = 0; t < T; ++t) {
+        const int yy = y + t / S - R, xx = x + t % S - R;
+        const bool inside = yy >= 0 && yy < j.h && xx >= 0 && xx < j.w;
+        const size_t nq = inside ? static_cast<size_t>(yy) * w + static_cast<size_t>(xx) : q;
+        rows[t] = inside && j.mask[nq] != 0 ? j.map + nq * rc : zero;
+      }
+    }
+    float* out = j.map + q * rc;
+    const float* res = j.residual != nullptr ? j.residual + q * rc : nullptr;
+    for (size_t c = 0; c < rc; c += L) {
+      const int n = rc - c < static_cast<size_t>(L) ? static_cast<int>(rc - c) : L;
+      const bool part = n < L;
+      reg acc[S];
+#pragma GCC unroll 7
+      for (int a = 0; a < S; ++a) acc[a] = V::zero();
+#pragma GCC unroll 49
+      for (int t = 0; t < T; ++t) {
+        const reg r = part ? V::load_part(rows[t] + c, n) : V::loadu(rows[t] + c);
+        acc[t / S] = V::fma(V::bcast(j.weights + t), r, acc[t / S]);
+      }
+      reg s = acc[0];
+#pragma GCC unroll 7
+      for (int a = 1; a < S; ++a) s = V::add(s, acc[a]);
+      reg add = part ? V::load_part(j.bias + c, n) : V::loadu(j.bias + c);
+      if (res != nullptr) add = V::add(add, part ? V::load_part(res + c, n) : V::loadu(res + c));
+      s = V::add(s, add);
+      if (j.relu) s = V::relu(s);
+      if (part) {
+        V::store_part(out + c, s, n);
+      } else {
+        V::storeu(out + c, s);
+      }
+    }
   }
-#pragma GCC unroll 8
-  for (int j = 0; j < VW; ++j) V::storeu(out + c + j * L, s[j]);
 }
 
 template <class V>
-void weighted_rows_generic(const float* const* rows, const float* w, int n, int channels,
-                           float* out, bool accumulate) {
-  using reg = typename V::reg;
-  constexpr int L = V::lanes;
-  int c = 0;
-  for (; c + 4 * L <= channels; c += 4 * L) weighted_span<V, 4>(rows, w, n, c, out, accumulate);
-  for (; c + L <= channels; c += L) weighted_span<V, 1>(rows, w, n, c, out, accumulate);
-  if (c < channels) {
-    const int rest = channels - c;
-    reg s = accumulate ? V::load_part(out + c, rest) : V::zero();
-    for (int k = 0; k < n; ++k) s = V::fma(V::bcast(w + k), V::load_part(rows[k] + c, rest), s);
-    V::store_part(out + c, s, rest);
+void fill_generic(const FillJob& j, const float* zero) {
+  switch (j.radius) {
+    case 0: fill_window<V, 0>(j, zero); break;
+    case 1: fill_window<V, 1>(j, zero); break;
+    case 2: fill_window<V, 2>(j, zero); break;
+    default: fill_window<V, 3>(j, zero); break;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "kernels/compact.h"
+#include "kernels/fill.h"
 #include "row_ops.h"
 
 namespace adpc {
@@ -792,7 +793,8 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         const Positions skipped = a.skipped_of[i];
         const uint8_t* M = a.masks[op.mask].data();
         in_chunks(pool_, skipped.count, kChunk, [&](size_t b, size_t e) {
-          fill_and_finish(isa_, Span{skipped.list, b, e}, out, M, s.fill.data(), s.fill_radius, s.post_bias.data(), res, s.relu);
+          fill_positions(isa_, FillJob{skipped.list, b, e, out.data, out.h, out.w, out.c, M, s.fill.data(), s.fill_radius,
+                                       s.post_bias.data(), res, s.relu});
         });
         in_chunks(pool_, C.count, kChunk, [&](size_t b, size_t e) {
           finish(Span{C.list, b, e}, out, s.post_bias.data(), res, s.relu);

@@ -4,8 +4,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/conv.h"
-#include "kernels/fill.h"
 
 // The loops here are short and over channels: cloned per x86 ISA (GCC picks one at load),
 // baseline code elsewhere.
@@ -83,33 +81,6 @@ inline float exp_nonpositive(float x) {
 }
 
 }  // namespace
-
-ADPC_CLONES void fill_and_finish(Isa isa, Span span, MapRef out, const uint8_t* mask, const float* weights, int radius,
-                                 const float* bias, const float* residual, bool relu) {
-  const int side = 2 * radius + 1, taps = side * side;
-  const size_t rc = size_t(out.c);
-  const float* zero = zero_row(rc);
-  // Every tap of the window reads a computed neighbour's row or the zero row, picked without
-  // a branch (the masks are scattered), then one vectorised weighted sum.
-  const float* rows[49];
-  const WeightedRowsFn weighted_sum = weighted_rows_kernel(isa);
-  for (size_t i = span.begin; i < span.end; i++) {
-    const size_t q = span.at(i);
-    const int y = int(q / size_t(out.w)), x = int(q % size_t(out.w));
-    for (int dy = -radius, t = 0; dy <= radius; dy++) {
-      const int yy = y + dy;
-      for (int dx = -radius; dx <= radius; dx++, t++) {
-        const int xx = x + dx;
-        const bool valid = yy >= 0 && yy < out.h && xx >= 0 && xx < out.w;
-        const size_t nq = valid ? size_t(yy) * size_t(out.w) + size_t(xx) : q;
-        rows[t] = valid && mask[nq] ? out.data + nq * rc : zero;
-      }
-    }
-    float* o = out.data + q * rc;
-    weighted_sum(rows, weights, taps, out.c, o, false);
-    add_bias_act(o, bias, residual ? residual + q * rc : nullptr, relu, out.c);
-  }
-}
 
 ADPC_CLONES void finish(Span span, MapRef out, const float* bias, const float* residual, bool relu) {
   const size_t rc = size_t(out.c);

@@ -1,13 +1,11 @@
-// The executor's per-position work outside the convolutions: fills, epilogues, sums with
-// upsampling, concatenation, pooling and merging. Each call takes a run of positions (listed,
+// The executor's per-position work outside the convolutions and fills (kernels/): epilogues,
+// sums with upsampling, concatenation, pooling and merging. Each call takes a run of positions (listed,
 // or a contiguous range when `list` is null) so the loops over channels vectorise per ISA.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
-
-#include "kernels/isa.h"
 
 namespace adpc {
 
@@ -33,12 +31,6 @@ struct MapRef {
   float* data;
   int h, w, c;
 };
-
-// Skipped positions: the RBF fill of the computed neighbours' raw outputs (out rows where
-// mask is 1; the weighted sum on `isa`'s kernels), then + bias + residual, ReLU. Writes only
-// the listed (skipped) rows.
-void fill_and_finish(Isa isa, Span span, MapRef out, const uint8_t* mask, const float* weights, int radius,
-                     const float* bias, const float* residual, bool relu);
 
 // out = act(out + bias + residual) at the listed rows.
 void finish(Span span, MapRef out, const float* bias, const float* residual, bool relu);

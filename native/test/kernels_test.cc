@@ -325,49 +325,92 @@ void test_split(const std::vector<Isa>& isas) {
   }
 }
 
-// ---- weighted_rows -------------------------------------------------------------------------
+// ---- fill_positions -----------------------------------------------------------------------
 
-void test_weighted_rows(const std::vector<Isa>& isas) {
+void test_fill(const std::vector<Isa>& isas) {
   for (Isa isa : isas) {
-    Group grp(fmt("weighted_rows %s vs naive", isa_name(isa)));
-    for (int channels : {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 19, 31, 32, 33, 48, 63, 64, 65, 79, 112, 128, 240}) {
-      for (int n : {0, 1, 2, 9, 25, 49}) {
-        for (bool accumulate : {false, true}) {
-          std::vector<float> buf(static_cast<size_t>(n + 1) * (channels + 1));
-          for (float& x : buf) x = uniform(-1, 1);
-          std::vector<const float*> rows(n);
-          std::vector<float> w(n);
-          for (int k = 0; k < n; ++k) {
-            rows[k] = pick(0, 5) == 0 ? zero_row(channels) : buf.data() + static_cast<size_t>(k) * (channels + 1) + 1;
-            w[k] = uniform(0, 1);
-          }
-          GuardedRows out(1, channels);
-          std::vector<float> before(channels);
-          for (int c = 0; c < channels; ++c) before[c] = out.row(0)[c] = uniform(-1, 1);
-          weighted_rows(isa, rows.data(), w.data(), n, channels, out.row(0), accumulate);
-          int bad = 0;
-          for (int c = 0; c < channels; ++c) {
-            double s = accumulate ? before[c] : 0.0, a = std::fabs(s);
-            for (int k = 0; k < n; ++k) {
-              s += static_cast<double>(w[k]) * rows[k][c];
-              a += std::fabs(static_cast<double>(w[k]) * rows[k][c]);
+    Group grp(fmt("fill_positions %s vs naive", isa_name(isa)));
+    for (int channels : {1, 3, 8, 15, 16, 17, 19, 32, 33, 64, 240}) {
+      for (int radius : {0, 1, 2, 3}) {
+        for (int variant = 0; variant < 4; ++variant) {
+          const bool residual = variant & 1, relu = variant & 2;
+          const int h = pick(1, 9), w = pick(1, 11), side = 2 * radius + 1;
+          const size_t n = static_cast<size_t>(h) * w, c = static_cast<size_t>(channels);
+          std::vector<uint8_t> mask(n);
+          for (uint8_t& m : mask) m = pick(0, 2) != 0 ? static_cast<uint8_t>(pick(1, 255)) : 0;
+          std::vector<float> map(n * c), res(n * c), bias(c), weights(static_cast<size_t>(side * side));
+          for (float& v : map) v = uniform(-1, 1);
+          for (float& v : res) v = uniform(-1, 1);
+          for (float& v : bias) v = uniform(-1, 1);
+          for (float& v : weights) v = uniform(0, 1);
+          std::vector<int32_t> skipped;
+          for (size_t q = 0; q < n; ++q) if (!mask[q]) skipped.push_back(static_cast<int32_t>(q));
+          // a row outside the map where an uncomputed neighbour sits must never be read: poison it
+          for (int32_t q : skipped) for (size_t k = 0; k < c; ++k) map[q * c + k] = std::nanf("");
+          const std::vector<float> before = map;
+          fill_positions(isa, FillJob{skipped.data(), 0, skipped.size(), map.data(), h, w, channels, mask.data(),
+                                      weights.data(), radius, bias.data(), residual ? res.data() : nullptr, relu});
+          int bad = 0, touched = 0;
+          for (size_t q = 0; q < n; ++q) {
+            if (mask[q]) {
+              for (size_t k = 0; k < c; ++k) touched += std::memcmp(&map[q * c + k], &before[q * c + k], sizeof(float)) != 0;
+              continue;
             }
-            if (!close_enough(out.row(0)[c], s, a)) ++bad;
+            const int y = static_cast<int>(q) / w, x = static_cast<int>(q) % w;
+            for (size_t k = 0; k < c; ++k) {
+              double s = 0, a = 0;
+              for (int dy = -radius; dy <= radius; ++dy) {
+                for (int dx = -radius; dx <= radius; ++dx) {
+                  const int yy = y + dy, xx = x + dx;
+                  if (yy < 0 || yy >= h || xx < 0 || xx >= w || !mask[static_cast<size_t>(yy) * w + xx]) continue;
+                  const double term = static_cast<double>(weights[static_cast<size_t>((dy + radius) * side + dx + radius)]) *
+                                      before[(static_cast<size_t>(yy) * w + xx) * c + k];
+                  s += term;
+                  a += std::fabs(term);
+                }
+              }
+              s += bias[k] + (residual ? res[q * c + k] : 0.0);
+              a += std::fabs(bias[k]) + (residual ? std::fabs(res[q * c + k]) : 0.0);
+              if (relu) s = std::max(s, 0.0);
+              if (!close_enough(map[q * c + k], s, a)) ++bad;
+            }
           }
-          const std::string what = fmt("channels=%d n=%d accumulate=%d", channels, n, accumulate);
+          const std::string what = fmt("channels=%d radius=%d residual=%d relu=%d %dx%d", channels, radius, residual, relu, h, w);
           grp.check(bad == 0, what + fmt(": %d wrong values", bad));
-          grp.check(out.guards_intact(), what + ": wrote outside the row");
+          grp.check(touched == 0, what + ": wrote a computed row");
         }
       }
     }
+    {
+      // no list: the positions begin .. end-1; nothing computed leaves bias + residual, act
+      Group range(fmt("fill_positions %s over a range", isa_name(isa)));
+      const int c = 17;
+      std::vector<float> map(6 * c, 5.0f), res(6 * c), bias(c);
+      for (float& v : res) v = uniform(-1, 1);
+      for (float& v : bias) v = uniform(-1, 1);
+      const std::vector<uint8_t> mask(6, 0);
+      const float weights[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+      fill_positions(isa, FillJob{nullptr, 2, 5, map.data(), 2, 3, c, mask.data(), weights, 1, bias.data(), res.data(), true});
+      int bad = 0;
+      for (int q = 0; q < 6; ++q) {
+        for (int k = 0; k < c; ++k) {
+          const float want = q >= 2 && q < 5 ? std::max(0.0f, bias[k] + res[q * c + k]) : 5.0f;
+          bad += std::fabs(map[q * c + k] - want) > 1e-6f;
+        }
+      }
+      range.check(bad == 0, fmt("%d wrong values", bad));
+    }
+    Group errors(fmt("fill_positions %s refuses a radius over 3", isa_name(isa)));
+    bool threw = false;
+    try {
+      float m[1] = {0}, b[1] = {0};
+      const uint8_t mk[1] = {0};
+      fill_positions(isa, FillJob{nullptr, 0, 1, m, 1, 1, 1, mk, b, 4, b, nullptr, false});
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    errors.check(threw, "radius 4");
   }
-  Group grp("weighted_rows default dispatch");
-  const float r0[3] = {1, 2, 3}, r1[3] = {10, 20, 30};
-  const float* rows[2] = {r0, r1};
-  const float w[2] = {0.5f, 0.25f};
-  float out[3] = {1, 1, 1};
-  weighted_rows(rows, w, 2, 3, out, true);
-  grp.check(out[0] == 4.0f && out[1] == 7.0f && out[2] == 10.0f, "out += 0.5*r0 + 0.25*r1");
 }
 
 // ---- compact_positions --------------------------------------------------------------------
@@ -562,7 +605,7 @@ int main() {
   test_conv_rows(isas);
   test_image_conv(isas);
   test_split(isas);
-  test_weighted_rows(isas);
+  test_fill(isas);
   test_compact(isas);
   test_thread_pool();
   std::printf("kernels_test: %d passed, %d failed\n", g_passed, g_failed);

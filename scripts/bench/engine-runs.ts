@@ -1,10 +1,10 @@
 // Side by side on the same frames: the plain model as a user would run it (onnxruntime-node
-// on dense.onnx, nothing of ours in between) and the anytime engine, interleaved frame by
-// frame so that the machine's noise hits every configuration alike.
+// on dense.onnx, nothing of ours in between) and the anytime engine, interleaved in blocks of
+// a few frames so that the machine's noise hits every configuration alike.
 
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { AnytimeEngine } from '../../src/engine/anytime-engine.js';
+import type { AnytimeEngine, ExitResult } from '../../src/engine/anytime-engine.js';
 import { Confusion } from '../../src/eval/segmentation-metrics.js';
 import type { SplitImage } from '../../src/eval/synthetic-split.js';
 import { resizeLabels } from '../../src/output/label-map.js';
@@ -33,7 +33,8 @@ export interface EngineReport {
 /** A configuration measured per frame: baseline or the engine at one threshold. */
 interface Arm {
   readonly name: string;
-  run(image: SplitImage): Promise<void>;
+  /** One frame; `record` false runs it untimed (a warm-up). */
+  run(image: SplitImage, record: boolean): Promise<void>;
   /** Forgets what was measured (after a warm-up). */
   reset(): void;
 }
@@ -63,10 +64,11 @@ class BaselineArm implements Arm {
     return new BaselineArm(spinning ? 'baseline' : 'baseline_no_spin', session, [1, 3, m.input.height, m.input.width], { h: m.output.height, w: m.output.width }, m.classes.length);
   }
 
-  async run(image: SplitImage): Promise<void> {
+  async run(image: SplitImage, record: boolean): Promise<void> {
     const feeds = { image: new ort.Tensor('float32', image.input, this.dims) };
     const started = performance.now();
     const out = await this.session.run(feeds);
+    if (!record) return;
     this.times.push(performance.now() - started);
     const map = { labels: out.labels!.data as Uint8Array, width: this.out.w, height: this.out.h };
     this.confusion.add(image.label, resizeLabels(map, image.width, image.height).labels);
@@ -104,14 +106,18 @@ class EngineArm implements Arm {
     this.frames = 0;
   }
 
-  async run(image: SplitImage): Promise<void> {
+  async run(image: SplitImage, record: boolean): Promise<void> {
     const started = performance.now();
-    const results = [];
+    const results: ExitResult[] = [];
+    const at: number[] = [];
     for await (const r of this.engine.run(image.input, { budget: { threshold: this.threshold }, arrivedAt: started })) {
-      this.exitTimes[r.exit - 1]!.push(performance.now() - started);
+      at.push(performance.now() - started);
       results.push(r);
     }
-    this.full.push(performance.now() - started);
+    const full = performance.now() - started;
+    if (!record) return;
+    at.forEach((t, i) => this.exitTimes[results[i]!.exit - 1]!.push(t));
+    this.full.push(full);
     this.frames++;
     for (const r of results) {
       this.gflops[r.exit - 1]! += r.cumulativeGflops;
@@ -142,30 +148,32 @@ function permutations<T>(items: readonly T[]): T[][] {
 }
 
 /**
- * Every image through every arm; `repeats` passes. The arms' order cycles through all
- * permutations, so each arm follows every other equally often (a session whose threads spin
- * after a run slows whichever arm comes next).
+ * Every image through every arm; `repeats` passes. The arms take turns in blocks of `block`
+ * frames, each block after one untimed frame of its arm: frame by frame, each arm would run
+ * with the caches the one before it left (onnxruntime's weights and maps evict the
+ * engine's, and the other way round) and after its spinning threads, which a deployment that
+ * runs one of them never sees; blocks of a few frames still share the machine's drift. The
+ * order of the arms cycles through all permutations, so that each follows every other
+ * equally often.
  */
-async function interleave(arms: Arm[], images: SplitImage[], repeats: number, label: string): Promise<void> {
+async function interleave(arms: Arm[], images: SplitImage[], repeats: number, label: string, block: number): Promise<void> {
   const orders = permutations(arms);
   const progress = new Progress(label, images.length * repeats);
   let n = 0;
   for (let r = 0; r < repeats; r++) {
-    for (const image of images) {
+    for (let b = 0; b < images.length; b += block) {
+      const frames = images.slice(b, b + block);
       for (const arm of orders[n++ % orders.length]!) {
-        await arm.run(image);
-        await settle();
+        await arm.run(frames[0]!, false);
+        for (const image of frames) await arm.run(image, true);
       }
-      progress.tick();
+      progress.tick(frames.length);
     }
   }
 }
 
-const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 0);
-/** Idles between runs so that one configuration's spinning threads do not run into the next's time. */
-function settle(): Promise<void> {
-  return SETTLE_MS > 0 ? new Promise((r) => setTimeout(r, SETTLE_MS)) : Promise.resolve();
-}
+/** Frames per turn of each arm (see interleave). */
+export const BLOCK_FRAMES = 5;
 
 export async function sideBySide(engine: AnytimeEngine, images: SplitImage[], threads: number, repeats: number) {
   const spinning = await BaselineArm.create(engine, threads, true);
@@ -175,10 +183,10 @@ export async function sideBySide(engine: AnytimeEngine, images: SplitImage[], th
   const arms = [spinning, still, off, on];
   // a warm-up pass, not recorded, so that first-run costs do not land on one arm
   for (const arm of arms) {
-    await arm.run(images[0]!);
+    await arm.run(images[0]!, false);
     arm.reset();
   }
-  await interleave(arms, images, repeats, 'bench side by side');
+  await interleave(arms, images, repeats, 'bench side by side', BLOCK_FRAMES);
   await Promise.all([spinning.close(), still.close()]);
   // the plain model as its user would best configure it: the faster of the two sessions
   const baselines = [spinning.report(), still.report()];
@@ -188,7 +196,7 @@ export async function sideBySide(engine: AnytimeEngine, images: SplitImage[], th
 
 export async function thresholdSweep(engine: AnytimeEngine, images: SplitImage[], thresholds: number[]) {
   const arms = thresholds.map((t) => new EngineArm(`t${t}`, engine, t));
-  await interleave(arms, images, 1, 'bench threshold sweep');
+  await interleave(arms, images, 1, 'bench threshold sweep', BLOCK_FRAMES);
   return arms.map((a) => {
     const r = a.report();
     return { threshold: a.threshold, miou: r.miou[3], gflops: r.gflops[3], full_p50_ms: r.full_p50_ms };
