@@ -104,8 +104,13 @@ interface StageOutput {
   readonly carried: Carried;
 }
 
+/** How much each new measurement of the consumers' time per exit counts (a moving average). */
+const DELIVERY_WEIGHT = 0.1;
+
 export class AnytimeEngine {
   private readonly timers = new Map<string, StageTimer>();
+  /** What consumers take with an exit before asking for the next (encoding and sending it): part of when an exit arrives. */
+  private deliveryMs = 0;
   readonly palette: Palette;
 
   private constructor(private readonly bundle: LoadedBundle, private readonly pinned: EngineOptions['forms'] = {}) {
@@ -266,6 +271,7 @@ export class AnytimeEngine {
 
         expectedShare = shareAtOrBelow(out.confidence, threshold, options.focus);
         const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned, size, area });
+        const yieldedAt = performance.now();
         yield {
           exit: k,
           exits: EXITS,
@@ -281,6 +287,7 @@ export class AnytimeEngine {
           form,
           stop,
         };
+        this.deliveryMs += DELIVERY_WEIGHT * (performance.now() - yieldedAt - this.deliveryMs);
         if (stop !== null) return stop;
       }
       return 'final_exit';
@@ -344,10 +351,14 @@ export class AnytimeEngine {
     return null;
   }
 
-  /** Whether stage k, started now, is predicted to end after the deadline. */
+  /**
+   * Whether stage k's exit, if the stage started now, could arrive after the deadline: the
+   * stage's time as it rarely exceeds it (StageTimer.upper), then what consumers take to send
+   * an exit on.
+   */
   private lateFor(k: number, form: StageForm, size: { height: number; width: number }, share: number, arrivedAt: number, deadlineMs: number): boolean {
-    const predicted = this.timer(k, form, size).predict(share);
-    return performance.now() - arrivedAt + (Number.isNaN(predicted) ? 0 : predicted) > deadlineMs;
+    const predicted = this.timer(k, form, size).upper(share);
+    return performance.now() - arrivedAt + (Number.isNaN(predicted) ? 0 : predicted) + this.deliveryMs > deadlineMs;
   }
 
   async close(): Promise<void> {
