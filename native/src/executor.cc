@@ -182,6 +182,17 @@ ADPC_BYTE_CLONES void mark_bilinear_support(const uint8_t* out, const Shape& os,
 // more than the work of a small op), none smaller than `grain`, each a multiple of it.
 // in_chunks_on also gives fn the thread (0 .. threads-1) running the piece.
 constexpr size_t kTasksPerThread = 4;
+
+// The least work worth a task of its own, in multiply-adds (or the like): waking the pool and
+// waiting for it costs a few microseconds, which the small maps of crops and of the low
+// resolutions would otherwise pay op after op.
+constexpr size_t kTaskWork = size_t(1) << 16;
+
+// A grain (multiple of `quantum`) for items of `cost` each.
+size_t grain_for(size_t cost, size_t quantum) {
+  const size_t items = (kTaskWork + std::max<size_t>(cost, 1) - 1) / std::max<size_t>(cost, 1);
+  return std::max(quantum, (items + quantum - 1) / quantum * quantum);
+}
 template <typename Fn>
 void in_chunks_on(ThreadPool& pool, size_t count, size_t grain, Fn fn) {
   const size_t want = (count + kTasksPerThread * size_t(pool.size()) - 1) / (kTasksPerThread * size_t(pool.size()));
@@ -665,7 +676,7 @@ void Executor::run_fused_head(const Compiled& cp, Arena& a, const std::vector<fl
   const size_t quantum = std::max(conv_pixel_quantum(pa), conv_pixel_quantum(pb));
   const size_t sub = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
   a.head_rows.resize(size_t(pool_.size()) * sub * mid);
-  in_chunks_on(pool_, C.count, sub, [&](size_t task_begin, size_t task_end, int thread) {
+  in_chunks_on(pool_, C.count, grain_for(mid * (in_c + classes + 4 * terms.size()), sub), [&](size_t task_begin, size_t task_end, int thread) {
     float* rows = a.head_rows.data() + size_t(thread) * sub * mid;
     const float* from[kConvChunk];
     float* to[kConvChunk];
@@ -771,7 +782,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
           for (int kx = 0; kx < s.kernel; kx++) tap_offset[ky * s.kernel + kx] = (ptrdiff_t(ky) * is.w + kx) * is.c;
         const size_t quantum = conv_pixel_quantum(pack);
         const size_t sub = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
-        in_chunks(pool_, C.count, sub, [&](size_t task_begin, size_t task_end) {
+        in_chunks(pool_, C.count, grain_for(size_t(s.cin) * size_t(s.cout) * size_t(taps), sub), [&](size_t task_begin, size_t task_end) {
           const float* rows[kConvChunk * 9];
           float* outs[kConvChunk];
           const float* resid[kConvChunk];
@@ -814,11 +825,12 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         // outputs; only then do the computed ones get their BN shift, residual and ReLU.
         const Positions skipped = a.skipped_of[i];
         const uint8_t* M = a.masks[op.mask].data();
-        in_chunks(pool_, skipped.count, kChunk, [&](size_t b, size_t e) {
+        const size_t window = size_t((2 * s.fill_radius + 1) * (2 * s.fill_radius + 1));
+        in_chunks(pool_, skipped.count, grain_for(window * size_t(out.c), kChunk), [&](size_t b, size_t e) {
           fill_positions(isa_, FillJob{skipped.list, b, e, out.data, out.h, out.w, out.c, M, s.fill.data(), s.fill_radius,
                                        s.post_bias.data(), res, s.relu});
         });
-        in_chunks(pool_, C.count, kChunk, [&](size_t b, size_t e) {
+        in_chunks(pool_, C.count, grain_for(size_t(out.c), kChunk), [&](size_t b, size_t e) {
           finish(Span{C.list, b, e}, out, s.post_bias.data(), res, s.relu);
         });
         break;
@@ -827,7 +839,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
       case OpKind::concat_up: {
         std::vector<adpc::MapTerm> terms;
         for (size_t t = 0; t < op.terms.size(); t++) terms.push_back(term_of(op.terms[t].tensor, op.terms[t].upsample ? &cp->bilinear[i][t] : nullptr));
-        in_chunks(pool_, N.count, kChunk, [&](size_t b, size_t e) {
+        in_chunks(pool_, N.count, grain_for(size_t(out.c) * 4 * terms.size(), kChunk), [&](size_t b, size_t e) {
           if (op.kind == OpKind::fuse_sum) sum_terms(Span{N.list, b, e}, out, terms.data(), terms.size(), op.relu);
           else concat_terms(Span{N.list, b, e}, out, terms.data(), terms.size());
         });
@@ -836,12 +848,12 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
       case OpKind::avgpool2: {
         const float* in = ptr[op.in];
         const int in_w = p.tensors[op.in].w;
-        in_chunks(pool_, N.count, kChunk, [&](size_t b, size_t e) { avgpool2(Span{N.list, b, e}, out, in, in_w); });
+        in_chunks(pool_, N.count, grain_for(4 * size_t(out.c), kChunk), [&](size_t b, size_t e) { avgpool2(Span{N.list, b, e}, out, in, in_w); });
         break;
       }
       case OpKind::upsample: {
         const adpc::MapTerm in = term_of(op.in, &cp->bilinear[i][0]);
-        in_chunks(pool_, N.count, kChunk, [&](size_t b, size_t e) { upsample(Span{N.list, b, e}, out, in); });
+        in_chunks(pool_, N.count, grain_for(4 * size_t(out.c), kChunk), [&](size_t b, size_t e) { upsample(Span{N.list, b, e}, out, in); });
         break;
       }
     }
@@ -851,7 +863,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   // merge: computed positions take the new logits; the others keep the previous exit's
   const float* head = ptr[p.out_logits];
   const std::vector<int32_t>& computed = a.mask_lists[0];
-  in_chunks(pool_, computed.size(), kChunk, [&](size_t b, size_t e) {
+  in_chunks(pool_, computed.size(), grain_for(32 * size_t(classes_), kChunk), [&](size_t b, size_t e) {
     merge_logits(Span{computed.data(), b, e}, head, run.logits.data(), classes_, run.confidence.data(), run.labels.data());
   });
   lap(n_ops + 2, a.counts[0]);
