@@ -2,11 +2,11 @@
 //                  [--thresholds 0.9,0.97,...] [--soak-frames N] [--load-seconds S] [--out DIR]
 //
 // The anytime engine side by side with the plain model a user would run themselves, in one
-// run on the fixed synthetic test split, configurations interleaved frame by frame:
-// baseline (dense.onnx in onnxruntime-node), the engine with CA off and with CA on (time to
-// each exit, GFLOPs, mIoU per exit), and a threshold sweep; then the server as clients see
-// it (a real server process on loopback): one stream end to end, 1-8 streams at once with
-// and without a deadline, and a soak. Writes bench.json and the anytime curve (anytime.png)
+// run on the fixed synthetic test split, configurations interleaved in blocks of a few frames:
+// first the server as clients see it (a real server process on loopback): one stream end to end,
+// 1-8 streams at once with and without a deadline, and a soak; then baseline (dense.onnx in
+// onnxruntime-node), the engine with CA off and with CA on (time to each exit, GFLOPs, mIoU per
+// exit), and a threshold sweep. Writes bench.json and the anytime curve (anytime.png)
 // into --out; prints tables, or the JSON with --json.
 
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -16,8 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { DEFAULT_BUNDLE } from '../src/bundle/default-bundle.js';
+import { readManifest } from '../src/bundle/manifest.js';
 import { AnytimeEngine } from '../src/engine/anytime-engine.js';
 import { syntheticSplit, type SplitImage } from '../src/eval/synthetic-split.js';
+import { SPLIT_SEED_BASE } from '../src/synth/cityscapes-layout.js';
 import { generateScene } from '../src/synth/generate.js';
 import { anytimeSvg, writeChartPng } from './bench/chart.js';
 import { sideBySide, thresholdSweep } from './bench/engine-runs.js';
@@ -69,18 +71,13 @@ function parseOptions() {
 async function main(): Promise<void> {
   const opts = parseOptions();
   const threads = opts.threads || availableParallelism();
-  const engine = await AnytimeEngine.load(resolve(opts.bundle), { threads });
-  const images: SplitImage[] = [];
-  for await (const image of syntheticSplit(engine.manifest.input, 'test', opts.images)) images.push(image);
+  const manifest = await readManifest(resolve(opts.bundle));
+  const { height, width } = manifest.input;
+  const seeds = Array.from({ length: opts.images }, (_, i) => SPLIT_SEED_BASE.test + i);
 
-  const side = await sideBySide(engine, images, threads, opts.repeats);
-  const sweep = await thresholdSweep(engine, images.slice(0, opts.quick ? 10 : images.length), opts.thresholds);
-  const info = engine.info();
-  await engine.close();
-
-  // the server process and its clients share the cores: the engine runs there alone
-  const { height, width } = engine.manifest.input;
-  const frames = images.slice(0, 10).map((image) => ({ rgb: generateScene(image.seed, { height, width }).image, width, height }));
+  // The server first, while this process (its clients) holds nothing else: the server process
+  // and its clients share the cores, and the engine runs there alone.
+  const frames = seeds.slice(0, 10).map((seed) => ({ rgb: generateScene(seed, { height, width }).image, width, height }));
   const server = await startServer(resolve(dirname(fileURLToPath(import.meta.url)), '..'), { ADPC_BUNDLE: resolve(opts.bundle), ADPC_THREADS: String(threads), ADPC_MAX_STREAMS: '16' });
   let serverReport;
   const loadRuns = [];
@@ -97,6 +94,14 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
+
+  const engine = await AnytimeEngine.load(resolve(opts.bundle), { threads });
+  const images: SplitImage[] = [];
+  for await (const image of syntheticSplit(engine.manifest.input, 'test', opts.images)) images.push(image);
+  const side = await sideBySide(engine, images, threads, opts.repeats);
+  const sweep = await thresholdSweep(engine, images.slice(0, opts.quick ? 10 : images.length), opts.thresholds);
+  const info = engine.info();
+  await engine.close();
 
   const base = side.baseline.p50_ms;
   const report = {

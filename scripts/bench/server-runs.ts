@@ -111,13 +111,19 @@ class StreamClient {
   }
 }
 
-/** One stream, one frame at a time: time to each exit, and the server's share over the engine's time. */
+/**
+ * One stream's worth of frames, one at a time (each of `frames` on its own connection, in
+ * turn): time to each exit, and the server's share over the engine's time (the stages' compute
+ * the server reports).
+ */
 export async function oneStream(url: string, frames: { rgb: Uint8Array; width: number; height: number }[], repeats: number) {
   const clients = await Promise.all(frames.map((f) => StreamClient.connect(url, f)));
   const exitTimes: number[][] = [[], [], [], []];
   let e2e = 0;
   let engine = 0;
   let id = 1;
+  // one untimed round first: the server's frame path is compiled by V8 on its first frames
+  for (const client of clients) await client.send(id++);
   const progress = new Progress('bench server', frames.length * repeats);
   for (let r = 0; r < repeats; r++) {
     for (const client of clients) {
