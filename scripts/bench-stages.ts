@@ -140,16 +140,13 @@ async function nativeProfile(bundle: LoadedBundle, chains: StageChain[], thresho
     }
   }
   const report = native.stages.map((k) => {
-    const program = native.program(k);
+    // the executor names what each slot timed (its program after load-time rewrites), then three phases
     const timing = native.profile(k);
-    const runs = timing[program.ops.length]!.calls || 1;
+    const ops = timing.slice(0, -3);
+    const runs = timing.at(-3)!.calls || 1;
     const groups = new Map<string, number>();
-    program.ops.forEach((op, i) => {
-      const shape = program.tensors[op.out]!;
-      const key = op.op === 'conv' ? `conv ${op.kernel}x${op.kernel}/${op.stride} ${op.cin}->${op.cout} @${shape[1]}x${shape[2]}` : `${op.op} @${shape[1]}x${shape[2]}`;
-      groups.set(key, (groups.get(key) ?? 0) + timing[i]!.ms / runs);
-    });
-    const phases = ['masks', 'needed', 'merge'].map((name, j) => [name, round(timing[program.ops.length + j]!.ms / runs, 3)]);
+    for (const t of ops) groups.set(t.op, (groups.get(t.op) ?? 0) + t.ms / runs);
+    const phases = ['masks', 'needed', 'merge'].map((name, j) => [name, round(timing[ops.length + j]!.ms / runs, 3)]);
     return {
       stage: k,
       ms: round([...groups.values()].reduce((a, b) => a + b, 0) + phases.reduce((a, [, ms]) => a + (ms as number), 0), 3),

@@ -435,7 +435,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     return info.Env().Undefined();
   }
 
-  // [{ms, calls, positions}] per op of stage k, then the mask, needed-set and merge phases
+  // [{ms, calls, positions, op}] per op of stage k, then the mask, needed-set and merge phases
   Napi::Value Profile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     try {
@@ -446,6 +446,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
         o.Set("ms", t[i].ms);
         o.Set("calls", double(t[i].calls));
         o.Set("positions", double(t[i].positions));
+        o.Set("op", t[i].op);
         out.Set(uint32_t(i), o);
       }
       return out;

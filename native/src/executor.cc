@@ -359,6 +359,27 @@ FusedHead find_fused_head(const Program& p) {
   return {a, f, b};
 }
 
+// What each timing slot measures, as the executor runs it (after its rewrites and fusions).
+void describe_ops(Executor::Compiled& c) {
+  const Program& p = c.prog;
+  static const char* const kinds[] = {"conv", "fuse_sum", "concat_up", "avgpool2", "upsample"};
+  for (size_t i = 0; i < p.ops.size(); i++) {
+    const Op& op = p.ops[i];
+    const Shape& out = p.tensors[size_t(op.out)];
+    std::string what = kinds[int(op.kind)];
+    if (op.kind == OpKind::conv) {
+      const ConvSpec& s = op.conv;
+      what += " " + std::to_string(s.kernel) + "x" + std::to_string(s.kernel) + "/" + std::to_string(s.stride) + " " +
+              std::to_string(s.cin) + "->" + std::to_string(s.cout) + (s.fill_radius >= 0 ? " masked" : "");
+    }
+    if (c.head.active() && (int(i) == c.head.a || int(i) == c.head.f)) what += " (in the fused head)";
+    if (c.head.active() && int(i) == c.head.b) what = "fused head: 1x1 conv, sum, ReLU, classifier " + std::to_string(op.conv.cin) + "->" + std::to_string(op.conv.cout);
+    c.timing[i].op = what + " @" + std::to_string(out.h) + "x" + std::to_string(out.w);
+  }
+  const char* const phases[] = {"masks", "needed sets", "merge"};
+  for (size_t j = 0; j < 3; j++) c.timing[p.ops.size() + j].op = phases[j];
+}
+
 std::unique_ptr<Executor::Compiled> compile(Program prog, std::shared_ptr<const Packs> packs) {
   prog.validate();
   auto c = std::make_unique<Executor::Compiled>();
@@ -380,6 +401,7 @@ std::unique_ptr<Executor::Compiled> compile(Program prog, std::shared_ptr<const 
   c->timing.resize(prog.ops.size() + 3);
   c->prog = std::move(prog);
   c->head = find_fused_head(c->prog);
+  describe_ops(*c);
   plan_memory(*c);
   return c;
 }
@@ -395,6 +417,7 @@ Executor::Executor(std::vector<Program> programs, int classes, Isa isa, int thre
       throw std::invalid_argument("native executor: logits channels != classes");
     }
     p.validate();
+    p.classify_before_upsampling();
     auto packs = pack_weights(p, isa);
     stages_.push_back(compile(std::move(p), std::move(packs)));
   }
@@ -487,7 +510,7 @@ void Executor::full_labels(const RunState& run, int out_h, int out_w, uint8_t* o
 void Executor::set_profiling(bool on) {
   std::lock_guard<std::mutex> lock(mutex_);
   profiling_ = on;
-  for (auto& c : stages_) std::fill(c->timing.begin(), c->timing.end(), OpTiming{});
+  for (auto& c : stages_) for (OpTiming& t : c->timing) t = OpTiming{0, 0, 0, t.op};
 }
 
 std::vector<OpTiming> Executor::profile(int k) {

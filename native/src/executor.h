@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "kernels/conv.h"
@@ -58,6 +59,7 @@ struct OpTiming {
   double ms = 0;
   int64_t calls = 0;
   int64_t positions = 0;  // positions the op computed (a conv) or wrote, summed over calls
+  std::string op;         // what it measures: the op as the executor runs it, or a phase
 };
 
 class Executor {

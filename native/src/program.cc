@@ -127,4 +127,41 @@ Program Program::scaled(int quarter_h, int quarter_w) const {
   return p;
 }
 
+bool Program::classify_before_upsampling() {
+  int c = -1, u = -1;
+  for (size_t i = 0; i < ops.size(); i++) if (ops[i].out == out_logits) c = int(i);
+  if (c < 0) return false;
+  Op& classifier = ops[size_t(c)];
+  const ConvSpec& s = classifier.conv;
+  if (classifier.kind != OpKind::conv || s.kernel != 1 || s.stride != 1 || s.residual >= 0 || s.relu) return false;
+  const int upsampled = classifier.in;
+  for (size_t i = 0; i < ops.size(); i++) if (ops[i].out == upsampled) u = int(i);
+  if (u < 0 || ops[size_t(u)].kind != OpKind::upsample) return false;
+  // the upsampled map is read by the classifier alone
+  for (size_t i = 0; i < ops.size(); i++) {
+    const Op& op = ops[i];
+    if (int(i) == c) continue;
+    if (op.in == upsampled || op.conv.residual == upsampled) return false;
+    for (const Term& t : op.terms) if (t.tensor == upsampled) return false;
+  }
+  for (int t : out_features) if (t == upsampled) return false;
+  Op& up = ops[size_t(u)];
+  const int low = up.in;
+  // the classifier's output at the low resolution takes the upsampled map's place
+  tensors[size_t(upsampled)] = Shape{s.cout, tensors[size_t(low)].h, tensors[size_t(low)].w};
+  Op first = classifier;
+  first.in = low;
+  first.out = upsampled;
+  first.conv.fill_radius = -1;
+  first.conv.fill.clear();
+  first.mask = -1;
+  Op second = up;
+  second.in = upsampled;
+  second.out = out_logits;
+  up = std::move(first);
+  classifier = std::move(second);
+  validate();
+  return true;
+}
+
 }  // namespace adpc

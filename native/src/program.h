@@ -60,6 +60,14 @@ struct Program {
   // logits'): every tensor scales by the same ratio. Throws if a tensor would not have an
   // integer size (inputs must be multiples of the network's largest stride, 32).
   Program scaled(int quarter_h, int quarter_w) const;
+
+  // An exit head that ends in a bilinear upsampling and then a 1x1 classifier (the
+  // redesigned heads of exits 1-3) instead classifies first and upsamples the logits: exact,
+  // as a 1x1 conv commutes with a bilinear upsampling, whose weights sum to one, and the
+  // classifier then runs at a quarter of the positions on 19 channels' upsampling instead of
+  // 64. The classifier runs unmasked: only its computed positions were ever read (the merge
+  // keeps the others). Returns whether it rewrote anything.
+  bool classify_before_upsampling();
 };
 
 }  // namespace adpc

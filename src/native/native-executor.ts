@@ -99,6 +99,8 @@ export interface OpTiming {
   readonly ms: number;
   readonly calls: number;
   readonly positions: number;
+  /** What it measures: the op as the executor runs it (after its load-time rewrites), or a phase. */
+  readonly op: string;
 }
 
 let addon: Addon | null | undefined;
