@@ -177,10 +177,6 @@ ADPC_BYTE_CLONES void mark_bilinear_support(const uint8_t* out, const Shape& os,
   }
 }
 
-// Runs fn(begin, end) over [0, count) in pieces across the pool: about kTasksPerThread pieces
-// per thread (claiming a task costs a contended atomic and a call, so many small ones cost
-// more than the work of a small op), none smaller than `grain`, each a multiple of it.
-// in_chunks_on also gives fn the thread (0 .. threads-1) running the piece.
 constexpr size_t kTasksPerThread = 4;
 
 // The least work worth a task of its own, in multiply-adds (or the like): waking the pool and
@@ -193,6 +189,11 @@ size_t grain_for(size_t cost, size_t quantum) {
   const size_t items = (kTaskWork + std::max<size_t>(cost, 1) - 1) / std::max<size_t>(cost, 1);
   return std::max(quantum, (items + quantum - 1) / quantum * quantum);
 }
+
+// Runs fn(begin, end) over [0, count) in pieces across the pool: about kTasksPerThread pieces
+// per thread (claiming a task costs a contended atomic and a call, so many small ones cost
+// more than the work of a small op), none smaller than `grain`, each a multiple of it.
+// in_chunks_on also gives fn the thread (0 .. threads-1) running the piece.
 template <typename Fn>
 void in_chunks_on(ThreadPool& pool, size_t count, size_t grain, Fn fn) {
   const size_t want = (count + kTasksPerThread * size_t(pool.size()) - 1) / (kTasksPerThread * size_t(pool.size()));
@@ -253,8 +254,8 @@ struct Executor::Arena {
   std::vector<uint8_t> mask_all;
   std::vector<int64_t> counts;
   std::vector<std::vector<int32_t>> mask_lists, unmask_lists;  // per masked resolution
-  // per op: positions a conv computes, skipped positions it fills, computed ones it keeps;
-  // the *_of views are what the forward pass uses: these lists, the mask lists, or a whole
+  // per op: positions a conv computes and the skipped positions it fills; per op, the
+  // positions it writes (needed); the *_of views are what the forward pass uses: these lists, the mask lists, or a whole
   // tensor (a null list)
   std::vector<std::vector<int32_t>> computed, skipped, needed_list;
   std::vector<Positions> computed_of, skipped_of, needed_of;
