@@ -104,6 +104,14 @@ interface StageOutput {
   readonly carried: Carried;
 }
 
+/** One stage run: its form, outputs, labels at the input size when asked, and its time. */
+interface StageRun {
+  readonly form: StageForm;
+  readonly out: StageOutput;
+  readonly fullLabels: Uint8Array | undefined;
+  readonly computeMs: number;
+}
+
 /** How much each new measurement of the consumers' time per exit counts (a moving average). */
 const DELIVERY_WEIGHT = 0.1;
 
@@ -231,36 +239,53 @@ export class AnytimeEngine {
     let cumulative = 0;
     let expectedShare = 1;
 
-    try {
-      for (let k = 1; k <= EXITS; k++) {
-        const stage = m.stages[k - 1]!;
-        if (k > 1 && options.signal?.aborted) return 'cancelled';
-        const form = this.formFor(k, expectedShare, pinned);
-        const release = await options.acquire?.(k);
+    /**
+     * Stage k on what stage k-1 left: its device slot, the deadline check once granted, the
+     * run. Its failure is marked handled at once (it may come while the consumer has an exit,
+     * before anything awaits it) and rethrown where it is awaited.
+     */
+    const startStage = (k: number, share: number): Promise<StageRun | 'deadline' | 'cancelled'> => {
+      const started = runStage(k, share);
+      started.catch(() => undefined);
+      return started;
+    };
+    const runStage = async (k: number, share: number): Promise<StageRun | 'deadline' | 'cancelled'> => {
+      const form = this.formFor(k, share, pinned);
+      const release = await options.acquire?.(k);
+      try {
         // the wait for the device may have eaten the time the check before it counted on
-        if (k > 1 && release && budget.deadline_ms !== undefined && this.lateFor(k, form, size, expectedShare, arrivedAt, budget.deadline_ms)) {
-          release();
-          return 'deadline';
-        }
+        if (k > 1 && release && budget.deadline_ms !== undefined && this.lateFor(k, form, size, share, arrivedAt, budget.deadline_ms)) return 'deadline';
+        if (k > 1 && options.signal?.aborted) return 'cancelled';
         const started = performance.now();
         let out: StageOutput;
         let fullLabels: Uint8Array | undefined;
-        try {
-          if (form === 'native') {
-            nativeRun ??= this.bundle.native!.newRun();
-            out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit, options.focus);
-          } else {
-            out = await this.runOrt(k, form, carried, nativeRun, threshold);
-          }
-          if (options.fullLabels) {
-            fullLabels = out.carried.kind === 'native'
-              ? await this.bundle.native!.fullLabels(nativeRun!, size.height, size.width)
-              : (await this.bundle.fullLabels.session.run({ logits: out.carried.outputs.logits! })).labels_full!.data as Uint8Array;
-          }
-        } finally {
-          release?.();
+        if (form === 'native') {
+          nativeRun ??= this.bundle.native!.newRun();
+          out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit, options.focus);
+        } else {
+          out = await this.runOrt(k, form, carried, nativeRun, threshold);
         }
-        const computeMs = performance.now() - started;
+        if (options.fullLabels) {
+          fullLabels = out.carried.kind === 'native'
+            ? await this.bundle.native!.fullLabels(nativeRun!, size.height, size.width)
+            : (await this.bundle.fullLabels.session.run({ logits: out.carried.outputs.logits! })).labels_full!.data as Uint8Array;
+        }
+        return { form, out, fullLabels, computeMs: performance.now() - started };
+      } finally {
+        release?.();
+      }
+    };
+
+    // The next stage starts before an exit is handed out, so that what the consumer does with
+    // it (encoding, sending) overlaps the next stage instead of delaying it.
+    let next: Promise<StageRun | 'deadline' | 'cancelled'> | null = startStage(1, 1);
+    try {
+      for (let k = 1; k <= EXITS; k++) {
+        const stage = m.stages[k - 1]!;
+        const ran = await next!;
+        next = null;
+        if (ran === 'deadline' || ran === 'cancelled') return ran;
+        const { form, out, fullLabels, computeMs } = ran;
         carried = out.carried;
 
         const shares = out.computed === null ? null : sharesFromCounts(stage, out.computed, area);
@@ -271,6 +296,7 @@ export class AnytimeEngine {
 
         expectedShare = shareAtOrBelow(out.confidence, threshold, options.focus);
         const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned, size, area });
+        if (stop === null) next = startStage(k + 1, expectedShare);
         const yieldedAt = performance.now();
         yield {
           exit: k,
@@ -289,9 +315,17 @@ export class AnytimeEngine {
         };
         this.deliveryMs += DELIVERY_WEIGHT * (performance.now() - yieldedAt - this.deliveryMs);
         if (stop !== null) return stop;
+        // aborted while the consumer had the exit: the stage under way ends, nothing more is handed out
+        if (options.signal?.aborted) {
+          await next;
+          next = null;
+          return 'cancelled';
+        }
       }
       return 'final_exit';
     } finally {
+      // a stage still under way (the consumer stopped early, or a stage failed) ends before its run is given back
+      if (next) await next.catch(() => undefined);
       if (nativeRun) this.bundle.native!.releaseRun(nativeRun);
     }
   }

@@ -163,6 +163,35 @@ describe('AnytimeEngine', () => {
     expect(await second).toEqual({ done: true, value: 'deadline' });
   });
 
+  it('starts the next stage before handing out an exit, so the consumer overlaps it', async () => {
+    const events: string[] = [];
+    const acquire = async (stage: number) => {
+      events.push(`device for stage ${stage}`);
+      return () => undefined;
+    };
+    const gen = engine.run(image, { acquire });
+    for (let k = 1; k <= 4; k++) {
+      const step = await gen.next();
+      events.push(`exit ${(step.value as ExitResult).exit}`);
+    }
+    expect(events).toEqual(['device for stage 1', 'device for stage 2', 'exit 1', 'device for stage 3', 'exit 2', 'device for stage 4', 'exit 3', 'exit 4']);
+  });
+
+  it('fails on the next call, not in the process, when a stage started early fails while the consumer has an exit', async () => {
+    const acquire = async (stage: number) => {
+      if (stage === 2) throw new Error('no device for stage 2');
+      return () => undefined;
+    };
+    const gen = engine.run(image, { acquire });
+    const first = await gen.next();
+    expect(first.value).toMatchObject({ exit: 1, stop: null });
+    // the failure has happened before the consumer asks again (an unhandled rejection would fail this test)
+    await new Promise((r) => setImmediate(r));
+    await expect(gen.next()).rejects.toThrow('no device for stage 2');
+    // the run is over, and the engine runs the next frame
+    expect((await collect(engine.run(image))).at(-1)!.stop).toBe('final_exit');
+  });
+
   it('is cancelled between stages by an AbortSignal', async () => {
     const controller = new AbortController();
     const gen = engine.run(image, { signal: controller.signal });
