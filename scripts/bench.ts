@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   const loadRuns = [];
   let soakReport = null;
   try {
-    serverReport = await oneStream(server.url, frames, opts.quick ? 2 : 5);
+    serverReport = await oneStream(server.url, frames, opts.quick ? 2 : 20);
     for (const streams of [1, 2, 4, 8]) {
       for (const mode of ['max', 'paced'] as const) loadRuns.push(await load(server.url, frames[0]!, streams, mode, opts.loadSeconds));
     }
