@@ -21,7 +21,7 @@ import { resizeLabels } from '../src/output/label-map.js';
 import { Progress } from '../src/progress.js';
 import { DEFAULT_REUSE, RegionReuse, type ReuseExit, type ReuseSettings } from '../src/reuse/region-reuse.js';
 import { SEQUENCE_GENERATORS, TEST_SEQUENCES, type SequenceKind } from '../src/synth/sequences.js';
-import { median, quantile, round } from './bench/stats.js';
+import { fitTwo, median, quantile, round } from './bench/stats.js';
 
 const list = (s: string) => (s === '' ? [] : s.split(',').map(Number));
 
@@ -84,6 +84,8 @@ class Arm {
   readonly modes = { full: 0, regions: 0, reused: 0 };
   readonly keyframes: Record<string, number> = {};
   readonly shares: number[] = [];
+  /** Crops run per frame, in the order of `ms`. */
+  readonly crops: number[] = [];
   /** Each frame's mode, in the order of `ms`. */
   readonly frameModes: string[] = [];
 
@@ -113,15 +115,23 @@ class Arm {
       this.modes[last.reuse.mode]++;
       this.frameModes.push(last.reuse.mode);
       this.shares.push(last.reuse.recomputedShare);
+      this.crops.push(last.reuse.regions.length);
       if (last.reuse.keyframe) this.keyframes[last.reuse.keyframe] = (this.keyframes[last.reuse.keyframe] ?? 0) + 1;
     }
   }
 
-  /** Each frame against the same frame's full run (they ran next to each other): by mode, and the share above 1.15x. */
+  /**
+   * Each frame against the same frame's full run (they ran next to each other): by mode, the
+   * share above 1.15x, and the planner's cost model fitted to the regions frames (their time
+   * against the full run = area_cost x crop share + crop_overhead x crops: ReuseSettings).
+   */
   paired(full: Arm) {
     const ratios = this.ms.map((ms, i) => ms / full.ms[i]!);
+    const regions = ratios.map((_, i) => i).filter((i) => this.frameModes[i] === 'regions');
+    const fit = regions.length >= 10 ? fitTwo(regions.map((i) => this.shares[i]!), regions.map((i) => this.crops[i]!), regions.map((i) => ratios[i]!)) : null;
     const of = (mode: string) => ratios.filter((_, i) => this.frameModes[i] === mode);
     return {
+      cost_fit: fit ? { area_cost: round(fit.a, 3), crop_overhead: round(fit.b, 4), frames: fit.points } : null,
       keyframe_median: round(median(of('full')), 3),
       regions_median: round(median(of('regions')), 3),
       regions_p99: round(quantile(of('regions'), 0.99), 3),

@@ -25,23 +25,30 @@ export function blockGrid(height: number, width: number): BlockGrid {
 export function cellLuma(rgb: Uint8Array, grid: BlockGrid): Float32Array {
   const { width, height } = grid;
   if (rgb.length !== width * height * 3) throw new RangeError(`${rgb.length} bytes for a ${width}x${height} RGB image`);
+  // this runs on every frame of a stream: a cell row of 4 pixels (CELL) is 12 bytes, three aligned
+  // words, whose bytes are summed two at a time in 16-bit lanes (a cell's 48 bytes reach at
+  // most 24 x 255 per lane, so no lane overflows); the sum of both lanes is the same in
+  // either byte order
+  const bytes = rgb.byteOffset % 4 === 0 ? rgb : rgb.slice();
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
   const cw = width / CELL;
-  const sums = new Uint32Array((height / CELL) * cw);
-  // integer sums, one pass over the bytes (unrolled for CELL = 4): this runs on every frame of a stream
-  const rowBytes = width * 3;
-  const cellBytes = CELL * 3;
-  for (let y = 0; y < height; y++) {
-    const row = (y >> 2) * cw;
-    const base = y * rowBytes;
+  const ch = height / CELL;
+  const rowWords = (width * 3) >> 2;
+  const cells = new Float32Array(ch * cw);
+  const scale = 1 / (3 * CELL * CELL);
+  const LANES = 0x00ff00ff;
+  for (let cy = 0; cy < ch; cy++) {
     for (let cx = 0; cx < cw; cx++) {
-      const p = base + cx * cellBytes;
-      sums[row + cx]! += rgb[p]! + rgb[p + 1]! + rgb[p + 2]! + rgb[p + 3]! + rgb[p + 4]! + rgb[p + 5]!
-        + rgb[p + 6]! + rgb[p + 7]! + rgb[p + 8]! + rgb[p + 9]! + rgb[p + 10]! + rgb[p + 11]!;
+      let s = 0;
+      for (let r = 0, w = cy * CELL * rowWords + cx * 3; r < CELL; r++, w += rowWords) {
+        const a = words[w]!;
+        const b = words[w + 1]!;
+        const c = words[w + 2]!;
+        s += (a & LANES) + ((a >>> 8) & LANES) + (b & LANES) + ((b >>> 8) & LANES) + (c & LANES) + ((c >>> 8) & LANES);
+      }
+      cells[cy * cw + cx] = ((s & 0xffff) + (s >>> 16)) * scale;
     }
   }
-  const cells = new Float32Array(sums.length);
-  const scale = 1 / (3 * CELL * CELL);
-  for (let i = 0; i < cells.length; i++) cells[i] = sums[i]! * scale;
   return cells;
 }
 

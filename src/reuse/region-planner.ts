@@ -27,7 +27,12 @@ export interface Region {
 export interface PlanSettings {
   /** Context in pixels around each centre. */
   readonly margin: number;
-  /** Fixed cost of one crop as a share of a full frame (crops timed alone here: their area plus about 1%). */
+  /**
+   * A crop's cost per unit of its area against a full frame's: above 1, as a crop runs its
+   * borders, small low-resolution branches and exit heads less efficiently than a frame does.
+   */
+  readonly areaCost: number;
+  /** Fixed cost of one crop as a share of a full frame: each runs every stage's calls and exits. */
   readonly cropOverhead: number;
   /** At most this many crops: the cheapest merges go first. */
   readonly maxRegions: number;
@@ -113,8 +118,11 @@ function dilate(marked: Uint8Array, grid: BlockGrid): Uint8Array {
 /** The crops to run, or null where they would cost more than settings.maxCost. */
 export function planRegions(changed: Uint8Array, grid: BlockGrid, settings: PlanSettings): RegionPlan | null {
   const frameArea = grid.height * grid.width;
-  const cost = (crop: Box) => boxArea(crop) / frameArea + settings.cropOverhead;
+  const cost = (crop: Box) => (settings.areaCost * boxArea(crop)) / frameArea + settings.cropOverhead;
 
+  // every changed block ends in some crop with its margin: where that alone is past the bound
+  // (a moving camera), the clustering and merging are not worth doing
+  if (settings.areaCost * marginShare(changed, grid, settings.margin) > settings.maxCost) return null;
   // the pairwise merge below is cubic in the clusters: scattered change is first coarsened
   let marked = changed;
   let centres = clusterBoxes(marked, grid);
@@ -125,7 +133,7 @@ export function planRegions(changed: Uint8Array, grid: BlockGrid, settings: Plan
 
   let regions: Region[] = centres.map((centre) => ({ centre, crop: cropOf(centre, grid, settings.margin) }));
   // merging never shrinks what the crops cover: past the bound already, planning is done
-  if (coveredShare(regions, grid) > settings.maxCost) return null;
+  if (settings.areaCost * coveredShare(regions, grid) > settings.maxCost) return null;
   // greedy: merge the pair whose union saves most; past maxRegions, the pair it costs least to merge
   for (;;) {
     let best: { i: number; j: number; saving: number; merged: Region } | null = null;
@@ -154,4 +162,34 @@ function coveredShare(regions: readonly Region[], grid: BlockGrid): number {
     for (let y = crop.y0 / CROP_GRID; y < crop.y1 / CROP_GRID; y++) covered.fill(1, y * cols + crop.x0 / CROP_GRID, y * cols + crop.x1 / CROP_GRID);
   }
   return covered.reduce((a, b) => a + b, 0) / covered.length;
+}
+
+/**
+ * The least share any plan's crops cover: each changed block with the margin around it,
+ * snapped outward to the CROP_GRID. It runs on every changed frame, a moving camera's
+ * included, so it allocates nothing per block.
+ */
+function marginShare(changed: Uint8Array, grid: BlockGrid, margin: number): number {
+  const cols = grid.width / CROP_GRID;
+  const rows = grid.height / CROP_GRID;
+  const covered = new Uint8Array(rows * cols);
+  let count = 0;
+  for (let by = 0; by < grid.rows; by++) {
+    const y0 = Math.max(0, Math.floor((by * BLOCK - margin) / CROP_GRID));
+    const y1 = Math.min(rows, Math.ceil(((by + 1) * BLOCK + margin) / CROP_GRID));
+    for (let bx = 0; bx < grid.cols; bx++) {
+      if (!changed[by * grid.cols + bx]) continue;
+      const x0 = Math.max(0, Math.floor((bx * BLOCK - margin) / CROP_GRID));
+      const x1 = Math.min(cols, Math.ceil(((bx + 1) * BLOCK + margin) / CROP_GRID));
+      for (let y = y0; y < y1; y++) {
+        for (let x = x0; x < x1; x++) {
+          if (!covered[y * cols + x]) {
+            covered[y * cols + x] = 1;
+            count++;
+          }
+        }
+      }
+    }
+  }
+  return count / covered.length;
 }

@@ -38,6 +38,8 @@ export interface ReuseSettings {
   readonly globalShare: number;
   /** Predicted crop cost (share of a full frame) above which a full frame runs instead. */
   readonly maxCost: number;
+  /** A crop's cost per unit of its area against a full frame's. */
+  readonly areaCost: number;
   /** Fixed cost of one crop as a share of a full frame. */
   readonly cropOverhead: number;
   readonly maxRegions: number;
@@ -47,7 +49,9 @@ export interface ReuseSettings {
  * The shipped settings. Margin 32 with stages 2-4 within 16 px of the centre: mIoU 0.3 below
  * full frames on the fixed test clips, against 1.1 below at margin 16 (README "Performance"
  * has the sweep); 8 grey levels are 7 standard deviations of a cell's sensor noise at the
- * generator's strongest.
+ * generator's strongest. areaCost and cropOverhead are what `npm run bench:stream` fits to its
+ * regions frames (`cost_fit`): with them a plan is taken only where its crops cost clearly
+ * less than the full frame that would also refresh the whole reference.
  */
 export const DEFAULT_REUSE: ReuseSettings = Object.freeze({
   margin: 32,
@@ -57,7 +61,8 @@ export const DEFAULT_REUSE: ReuseSettings = Object.freeze({
   minCells: 1,
   globalShare: 0.4,
   maxCost: 0.85,
-  cropOverhead: 0.012,
+  areaCost: 1.06,
+  cropOverhead: 0.064,
   maxRegions: 16,
 });
 
@@ -146,7 +151,7 @@ export class RegionReuse {
     if (count === 0) return { mode: 'reused' };
     if (count > s.globalShare * changed.length) return { mode: 'full', reason: 'global_change' };
     // the crops cover at least the changed blocks
-    if (count > s.maxCost * changed.length) return { mode: 'full', reason: 'coverage' };
+    if (s.areaCost * count > s.maxCost * changed.length) return { mode: 'full', reason: 'coverage' };
     if (!engine.regionsSupported?.()) return { mode: 'full', reason: 'no_crops' };
     const plan = planRegions(changed, grid, s);
     if (!plan) return { mode: 'full', reason: 'coverage' };

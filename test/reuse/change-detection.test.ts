@@ -21,6 +21,28 @@ describe('change detection', () => {
     expect(cells[1]).toBeCloseTo(90, 5);
   });
 
+  it('equals the plain per-pixel mean on random bytes, all-255 and an unaligned view', () => {
+    const rng = new Prng(3);
+    const naive = (rgb: Uint8Array) => {
+      const cw = grid.width / 4;
+      const out = new Float64Array((grid.height / 4) * cw);
+      for (let y = 0; y < grid.height; y++) {
+        for (let i = 0; i < grid.width * 3; i++) out[(y >> 2) * cw + Math.floor(i / 12)]! += rgb[y * grid.width * 3 + i]! / 48;
+      }
+      return out;
+    };
+    const random = image(() => 0).map(() => Math.floor(rng.float() * 256));
+    const white = image(() => 255);
+    const backing = new Uint8Array(random.length + 1);
+    backing.set(random, 1);
+    const unaligned = backing.subarray(1);
+    for (const rgb of [random, white, unaligned]) {
+      const got = cellLuma(rgb, grid);
+      const want = naive(rgb);
+      for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 3);
+    }
+  });
+
   it('refuses sizes that are not whole blocks, and images of the wrong length', () => {
     expect(() => blockGrid(60, 128)).toThrow(/multiples/);
     expect(() => cellLuma(new Uint8Array(10), grid)).toThrow(/bytes/);

@@ -4,7 +4,7 @@ import { cutPlanes, pasteBox, scaleBox } from '../../src/reuse/crop-io.js';
 import { CROP_GRID, boxArea, planRegions } from '../../src/reuse/region-planner.js';
 
 const grid = blockGrid(256, 512);
-const settings = { margin: 32, cropOverhead: 0.01, maxRegions: 16, maxCost: 1.5 };
+const settings = { margin: 32, areaCost: 1.2, cropOverhead: 0.01, maxRegions: 16, maxCost: 1.5 };
 
 function mask(blocks: [number, number][]): Uint8Array {
   const m = new Uint8Array(grid.rows * grid.cols);
@@ -25,7 +25,7 @@ describe('region planner', () => {
     expect(crop.x0).toBeLessThanOrEqual(centre.x0 - 32);
     expect(crop.x1).toBeGreaterThanOrEqual(centre.x1 + 32);
     for (const v of Object.values(crop)) expect(v % CROP_GRID).toBe(0);
-    expect(plan.cost).toBeCloseTo(boxArea(crop) / (256 * 512) + 0.01, 10);
+    expect(plan.cost).toBeCloseTo((1.2 * boxArea(crop)) / (256 * 512) + 0.01, 10);
   });
 
   it('clips crops at the frame border (padded there as the full frame is)', () => {
