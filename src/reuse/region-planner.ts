@@ -48,6 +48,14 @@ export interface RegionPlan {
   readonly cropShare: number;
 }
 
+interface Pair {
+  /** What merging the two saves (negative: what it costs). */
+  readonly saving: number;
+  readonly merged: Region;
+}
+
+const NO_PAIR: Pair = { saving: Number.NEGATIVE_INFINITY, merged: { centre: { x0: 0, y0: 0, x1: 0, y1: 0 }, crop: { x0: 0, y0: 0, x1: 0, y1: 0 } } };
+
 /** Clusters the pairwise merge starts from, per crop allowed. */
 const MERGE_CLUSTERS = 3;
 
@@ -59,12 +67,18 @@ function union(a: Box, b: Box): Box {
   return { x0: Math.min(a.x0, b.x0), y0: Math.min(a.y0, b.y0), x1: Math.max(a.x1, b.x1), y1: Math.max(a.y1, b.y1) };
 }
 
+function snapDown(v: number): number {
+  return Math.max(0, Math.floor(v / CROP_GRID) * CROP_GRID);
+}
+
+function snapUp(v: number, max: number): number {
+  return Math.min(max, Math.ceil(v / CROP_GRID) * CROP_GRID);
+}
+
 function cropOf(centre: Box, grid: BlockGrid, margin: number): Box {
-  const down = (v: number) => Math.max(0, Math.floor(v / CROP_GRID) * CROP_GRID);
-  const up = (v: number, max: number) => Math.min(max, Math.ceil(v / CROP_GRID) * CROP_GRID);
   return {
-    x0: down(centre.x0 - margin), y0: down(centre.y0 - margin),
-    x1: up(centre.x1 + margin, grid.width), y1: up(centre.y1 + margin, grid.height),
+    x0: snapDown(centre.x0 - margin), y0: snapDown(centre.y0 - margin),
+    x1: snapUp(centre.x1 + margin, grid.width), y1: snapUp(centre.y1 + margin, grid.height),
   };
 }
 
@@ -120,9 +134,12 @@ export function planRegions(changed: Uint8Array, grid: BlockGrid, settings: Plan
   const frameArea = grid.height * grid.width;
   const cost = (crop: Box) => (settings.areaCost * boxArea(crop)) / frameArea + settings.cropOverhead;
 
+  // a plan covering `share` of the frame costs at least this much: past the bound, no plan will do
+  const pastBound = (share: number) => settings.areaCost * share + settings.cropOverhead > settings.maxCost;
+
   // every changed block ends in some crop with its margin: where that alone is past the bound
   // (a moving camera), the clustering and merging are not worth doing
-  if (settings.areaCost * marginShare(changed, grid, settings.margin) > settings.maxCost) return null;
+  if (pastBound(marginShare(changed, grid, settings.margin))) return null;
   // the pairwise merge below is cubic in the clusters: scattered change is first coarsened
   let marked = changed;
   let centres = clusterBoxes(marked, grid);
@@ -131,23 +148,43 @@ export function planRegions(changed: Uint8Array, grid: BlockGrid, settings: Plan
     centres = clusterBoxes(marked, grid);
   }
 
-  let regions: Region[] = centres.map((centre) => ({ centre, crop: cropOf(centre, grid, settings.margin) }));
-  // merging never shrinks what the crops cover: past the bound already, planning is done
-  if (settings.areaCost * coveredShare(regions, grid) > settings.maxCost) return null;
-  // greedy: merge the pair whose union saves most; past maxRegions, the pair it costs least to merge
-  for (;;) {
-    let best: { i: number; j: number; saving: number; merged: Region } | null = null;
+  const regions: Region[] = centres.map((centre) => ({ centre, crop: cropOf(centre, grid, settings.margin) }));
+  if (pastBound(coveredShare(regions, grid))) return null;
+  // greedy: merge the pair whose union saves most; past maxRegions, the pair it costs least to
+  // merge. Each pair's merge is worked out once (pairs[i][j], j > i), and after a merge only
+  // the new region's pairs: a scattered change has up to MERGE_CLUSTERS x maxRegions clusters.
+  const pairOf = (a: Region, b: Region): Pair => {
+    const centre = union(a.centre, b.centre);
+    const merged = { centre, crop: cropOf(centre, grid, settings.margin) };
+    return { saving: cost(a.crop) + cost(b.crop) - cost(merged.crop), merged };
+  };
+  const pairs: Pair[][] = regions.map((a, i) => regions.map((b, j) => (j > i ? pairOf(a, b) : NO_PAIR)));
+  while (regions.length > 1) {
+    let bi = 0;
+    let bj = 1;
     for (let i = 0; i < regions.length; i++) {
       for (let j = i + 1; j < regions.length; j++) {
-        const centre = union(regions[i]!.centre, regions[j]!.centre);
-        const merged = { centre, crop: cropOf(centre, grid, settings.margin) };
-        const saving = cost(regions[i]!.crop) + cost(regions[j]!.crop) - cost(merged.crop);
-        if (!best || saving > best.saving) best = { i, j, saving, merged };
+        if (pairs[i]![j]!.saving > pairs[bi]![bj]!.saving) {
+          bi = i;
+          bj = j;
+        }
       }
     }
-    if (!best || (best.saving < 0 && regions.length <= settings.maxRegions)) break;
-    regions = regions.filter((_, k) => k !== best!.i && k !== best!.j);
+    const best = pairs[bi]![bj]!;
+    if (best.saving < 0 && regions.length <= settings.maxRegions) break;
+    for (const row of pairs) {
+      row.splice(bj, 1);
+      row.splice(bi, 1);
+    }
+    pairs.splice(bj, 1);
+    pairs.splice(bi, 1);
+    regions.splice(bj, 1);
+    regions.splice(bi, 1);
+    regions.forEach((r, k) => pairs[k]!.push(pairOf(r, best.merged)));
     regions.push(best.merged);
+    pairs.push(regions.map(() => NO_PAIR));
+    // merging never shrinks what the crops cover
+    if (pastBound(coveredShare(regions, grid))) return null;
   }
   const cropArea = regions.reduce((sum, r) => sum + boxArea(r.crop), 0);
   const total = regions.reduce((sum, r) => sum + cost(r.crop), 0);

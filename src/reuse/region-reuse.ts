@@ -46,15 +46,16 @@ export interface ReuseSettings {
 }
 
 /**
- * The shipped settings. Margin 32 with stages 2-4 within 16 px of the centre: mIoU 0.3 below
- * full frames on the fixed test clips, against 1.1 below at margin 16 (README "Performance"
- * has the sweep); 8 grey levels are 7 standard deviations of a cell's sensor noise at the
+ * The shipped settings. Margin 16 (stages 2-4 within 16 px of the centre: the whole crop but
+ * its grid padding): mIoU 0.2 below full frames on the fixed test clips at 0.65-0.68x their
+ * compute, against 0.05 below at 0.74-0.77x with margin 32 and 0.6 below with margin 8
+ * (README "Performance" has the sweep); 8 grey levels are 7 standard deviations of a cell's sensor noise at the
  * generator's strongest. areaCost and cropOverhead are what `npm run bench:stream` fits to its
  * regions frames (`cost_fit`): with them a plan is taken only where its crops cost clearly
  * less than the full frame that would also refresh the whole reference.
  */
 export const DEFAULT_REUSE: ReuseSettings = Object.freeze({
-  margin: 32,
+  margin: 16,
   focusMargin: 16,
   keyframeInterval: 50,
   threshold: 8,

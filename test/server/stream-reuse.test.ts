@@ -60,7 +60,7 @@ describe('WS /v1/stream with region reuse', () => {
   it('answers a keyframe in full, an unchanged frame at once, and a changed one from a crop', async () => {
     const c = await open(t);
     const hello = await c.until((m) => m.type === 'hello');
-    expect(hello.reuse).toEqual({ enabled: true, crops: true, margin: 32, focus_margin: 16, keyframe_interval: 50 });
+    expect(hello.reuse).toEqual({ enabled: true, crops: true, margin: 16, focus_margin: 16, keyframe_interval: 50 });
 
     const first = await c.send(1, scene);
     expect(first.map((m) => m.exit)).toEqual([1, 2, 3, 4]);
