@@ -51,8 +51,9 @@ export interface ReuseSettings {
  * compute, against 0.05 below at 0.74-0.77x with margin 32 and 0.6 below with margin 8
  * (README "Performance" has the sweep); 8 grey levels are 7 standard deviations of a cell's sensor noise at the
  * generator's strongest. areaCost and cropOverhead are what `npm run bench:stream` fits to its
- * regions frames (`cost_fit`): with them a plan is taken only where its crops cost clearly
- * less than the full frame that would also refresh the whole reference.
+ * regions frames (`cost_fit`: 1.19-1.29 and 0.06-0.07 in this machine's runs at margin 16):
+ * with them a plan is taken only where its crops cost clearly less than the full frame that
+ * would also refresh the whole reference.
  */
 export const DEFAULT_REUSE: ReuseSettings = Object.freeze({
   margin: 16,
@@ -62,8 +63,8 @@ export const DEFAULT_REUSE: ReuseSettings = Object.freeze({
   minCells: 1,
   globalShare: 0.4,
   maxCost: 0.85,
-  areaCost: 1.06,
-  cropOverhead: 0.064,
+  areaCost: 1.2,
+  cropOverhead: 0.07,
   maxRegions: 16,
 });
 
