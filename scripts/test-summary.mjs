@@ -1,13 +1,23 @@
 // Prints one closing line "N passed, N failed" from vitest's JSON report and pytest's
 // JUnit XML, so CI counts both suites. A missing report counts as a failure, and so does a
 // vitest file that failed outside its tests (it did not load, or a hook threw): vitest's JSON
-// counts no test for it, only the file's status says so.
+// counts no test for it, only the file's status says so. The typecheck (its exit status in
+// ADPC_TYPECHECK_RC) counts as one more suite: passed or failed.
 import { readFileSync, existsSync } from 'node:fs';
 
 const [vitestPath, pytestPath] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+
+const typecheck = process.env.ADPC_TYPECHECK_RC;
+if (typecheck !== undefined) {
+  if (typecheck === '0') passed += 1;
+  else {
+    console.error('typecheck failed (tsc --noEmit, tsc --noEmit -p web)');
+    failed += 1;
+  }
+}
 
 if (vitestPath && existsSync(vitestPath)) {
   const report = JSON.parse(readFileSync(vitestPath, 'utf8'));

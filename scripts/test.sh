@@ -28,7 +28,6 @@ npx vitest run --reporter=default --reporter=json --outputFile.json=reports/vite
 vitest_rc=$?
 bash scripts/py.sh -m pytest -q -p no:cacheprovider test/python --junitxml=reports/pytest.xml
 pytest_rc=$?
-node scripts/test-summary.mjs reports/vitest.json reports/pytest.xml
+ADPC_TYPECHECK_RC=$typecheck_rc node scripts/test-summary.mjs reports/vitest.json reports/pytest.xml
 summary_rc=$?
-if [ $typecheck_rc -ne 0 ]; then echo 'typecheck failed (tsc --noEmit, tsc --noEmit -p web)' >&2; fi
 if [ $typecheck_rc -ne 0 ] || [ $vitest_rc -ne 0 ] || [ $pytest_rc -ne 0 ] || [ $summary_rc -ne 0 ]; then exit 1; fi

@@ -1,5 +1,5 @@
 // The closing line of `npm test` counts a vitest file that fails to load, or fails outside its
-// tests, as failed: checked on a real vitest run over a throwaway copy with broken suites.
+// tests, and a failed typecheck, as failed: checked on a real vitest run over a throwaway copy with broken suites.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,5 +29,13 @@ describe('scripts/test-summary.mjs', () => {
     rmSync(join(dir, 'throws.test.ts'));
     execFileSync(join(repoRoot, 'node_modules', '.bin', 'vitest'), ['run', '--root', dir, '--reporter=json', `--outputFile.json=${join(dir, 'vitest.json')}`], { cwd: dir, stdio: 'ignore' });
     expect(execFileSync('node', [join(repoRoot, 'scripts', 'test-summary.mjs'), join(dir, 'vitest.json'), join(dir, 'pytest.xml')], { encoding: 'utf8' }).trim()).toBe('3 passed, 0 failed');
+    // the typecheck counts as a suite of its own
+    const typecheck = (rc: string) => spawnSync('node', [join(repoRoot, 'scripts', 'test-summary.mjs'), join(dir, 'vitest.json'), join(dir, 'pytest.xml')],
+      { encoding: 'utf8', env: { ...process.env, ADPC_TYPECHECK_RC: rc } });
+    const broken = typecheck('2');
+    expect(broken.stdout.trim()).toBe('3 passed, 1 failed');
+    expect(broken.stderr).toContain('typecheck failed');
+    expect(broken.status).toBe(1);
+    expect(typecheck('0').stdout.trim()).toBe('4 passed, 0 failed');
   }, 60_000);
 });
