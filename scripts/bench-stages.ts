@@ -24,6 +24,7 @@ import { Progress } from '../src/progress.js';
 import { PROVIDER_NAMES } from '../src/runtime/onnx.js';
 import { crossover, imageImport, stageChain, timeStageForms, type FormTiming, type StageChain } from './bench/stage-forms.js';
 import { round } from './bench/stats.js';
+import { optionProblems } from './option-problems.js';
 
 const SHARES = [1, 0.75, 0.5, 0.25, 0.1] as const;
 
@@ -52,7 +53,7 @@ function parseOptions(): Options {
     .parse();
   const parsed = Options.safeParse(program.opts());
   if (!parsed.success) {
-    console.error(`bench:stages: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    console.error(`bench:stages: ${optionProblems(parsed.error)}`);
     process.exit(2);
   }
   return parsed.data;

@@ -1,5 +1,6 @@
 // npm run bench:stream -- [--json] [--sequences N] [--frames F] [--moving N] [--margins 0,16,32,64]
 //                         [--threads T] [--bundle DIR] [--keyframe-interval N] [--margin PX]
+//                         [--area-cost A] [--crop-overhead B]
 //
 // Region reuse on the fixed static-camera test clips (src/synth/sequences.ts TEST_SEQUENCES),
 // full-frame processing and reuse interleaved frame by frame in one run (their order swapped
@@ -22,6 +23,7 @@ import { Progress } from '../src/progress.js';
 import { DEFAULT_REUSE, RegionReuse, type ReuseExit, type ReuseSettings } from '../src/reuse/region-reuse.js';
 import { SEQUENCE_GENERATORS, TEST_SEQUENCES, type SequenceKind } from '../src/synth/sequences.js';
 import { fitTwo, median, quantile, round } from './bench/stats.js';
+import { optionProblems } from './option-problems.js';
 
 const list = (s: string) => (s === '' ? [] : s.split(',').map(Number));
 
@@ -35,6 +37,8 @@ const Options = z.object({
   focusMargins: z.string().transform(list).pipe(z.array(z.number().int().min(-1).max(256))),
   focusMargin: z.coerce.number().int().min(-1).max(256),
   keyframeInterval: z.coerce.number().int().min(1).max(10_000),
+  areaCost: z.coerce.number().min(0.1).max(10),
+  cropOverhead: z.coerce.number().min(0).max(1),
   threads: z.coerce.number().int().min(0).max(256),
   json: z.boolean(),
 });
@@ -50,12 +54,14 @@ function parseOptions() {
     .option('--focus-margin <px>', 'pixels around a centre stages 2-4 compute (-1: the whole crop)', String(DEFAULT_REUSE.focusMargin ?? -1))
     .option('--focus-margins <list>', 'focus margins to compare with each of --margins (-1: the whole crop)', '')
     .option('--keyframe-interval <n>', 'frames between keyframes', String(DEFAULT_REUSE.keyframeInterval))
+    .option('--area-cost <a>', 'the planner\'s crop cost per unit of area (cost_fit.area_cost)', String(DEFAULT_REUSE.areaCost))
+    .option('--crop-overhead <b>', 'the planner\'s fixed cost per crop (cost_fit.crop_overhead)', String(DEFAULT_REUSE.cropOverhead))
     .option('--threads <n>', 'threads (0 = all cores)', '0')
     .option('--json', 'print the JSON report', false)
     .parse();
   const parsed = Options.safeParse(program.opts());
   if (!parsed.success) {
-    console.error(`bench:stream: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    console.error(`bench:stream: ${optionProblems(parsed.error)}`);
     process.exit(2);
   }
   return parsed.data;
@@ -180,7 +186,9 @@ async function main(): Promise<void> {
   if (!engine.regionsSupported()) throw new Error(`this bundle runs no crops here: ${JSON.stringify(engine.info().native)}`);
   const classes = engine.manifest.classes.length;
   const focus = (px: number) => (px < 0 ? null : px);
-  const settings: ReuseSettings = { ...DEFAULT_REUSE, margin: o.margin, focusMargin: focus(o.focusMargin), keyframeInterval: o.keyframeInterval };
+  const settings: ReuseSettings = {
+    ...DEFAULT_REUSE, margin: o.margin, focusMargin: focus(o.focusMargin), keyframeInterval: o.keyframeInterval, areaCost: o.areaCost, cropOverhead: o.cropOverhead,
+  };
 
   const painting = new Progress('painting clips', o.sequences + o.moving);
   const staticClips: Clip[] = [];

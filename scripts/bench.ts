@@ -25,6 +25,7 @@ import { anytimeSvg, writeChartPng } from './bench/chart.js';
 import { sideBySide, thresholdSweep } from './bench/engine-runs.js';
 import { load, oneStream, soak, startServer } from './bench/server-runs.js';
 import { round } from './bench/stats.js';
+import { optionProblems } from './option-problems.js';
 
 /** The deadline of the load runs that count late answers (the review's setting). */
 const DEADLINE_MS = 120;
@@ -61,7 +62,7 @@ function parseOptions() {
     .parse();
   const parsed = Options.safeParse(program.opts());
   if (!parsed.success) {
-    console.error(`bench: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    console.error(`bench: ${optionProblems(parsed.error)}`);
     process.exit(2);
   }
   const o = parsed.data;

@@ -10,6 +10,7 @@ import {
 import { generateScene, type SceneSize } from '../src/synth/generate.js';
 import { SequenceStatsCollector } from '../src/synth/sequence/stats.js';
 import { MAX_SEQUENCE_FRAMES, SEQUENCE_GENERATORS, planSequence, type SequenceKind } from '../src/synth/sequences.js';
+import { optionProblems } from './option-problems.js';
 
 const Options = z.object({
   out: z.string().min(1).optional(),
@@ -41,7 +42,7 @@ const program = new Command()
 
 const parsed = Options.safeParse(program.opts());
 if (!parsed.success) {
-  console.error(`synth: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  console.error(`synth: ${optionProblems(parsed.error)}`);
   process.exit(2);
 }
 const opts = parsed.data;

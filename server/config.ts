@@ -35,6 +35,9 @@ const Config = z.object({
   /** -1: stages 2-4 compute the whole crop (null in the settings). */
   reuseFocusMargin: z.coerce.number().int().min(-1).max(256).default(DEFAULT_REUSE.focusMargin ?? -1).transform((v) => (v < 0 ? null : v)),
   reuseKeyframeInterval: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_REUSE.keyframeInterval),
+  /** The crop cost model (README "Performance", static cameras): `npm run bench:stream` fits both on a machine. */
+  reuseAreaCost: z.coerce.number().min(0.1).max(10).default(DEFAULT_REUSE.areaCost),
+  reuseCropOverhead: z.coerce.number().min(0).max(1).default(DEFAULT_REUSE.cropOverhead),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -68,6 +71,8 @@ export const ENV_NAMES: Readonly<Record<keyof ServerConfig, string>> = Object.fr
   reuseMargin: 'ADPC_REUSE_MARGIN',
   reuseFocusMargin: 'ADPC_REUSE_FOCUS_MARGIN',
   reuseKeyframeInterval: 'ADPC_REUSE_KEYFRAME_INTERVAL',
+  reuseAreaCost: 'ADPC_REUSE_AREA_COST',
+  reuseCropOverhead: 'ADPC_REUSE_CROP_OVERHEAD',
   logLevel: 'LOG_LEVEL',
 });
 

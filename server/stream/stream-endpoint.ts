@@ -41,6 +41,7 @@ export class StreamEndpoint {
       byDefault: config.reuse,
       settings: {
         ...DEFAULT_REUSE, margin: config.reuseMargin, focusMargin: config.reuseFocusMargin, keyframeInterval: config.reuseKeyframeInterval,
+        areaCost: config.reuseAreaCost, cropOverhead: config.reuseCropOverhead,
       },
     };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes });

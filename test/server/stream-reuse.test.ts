@@ -124,6 +124,22 @@ describe('WS /v1/stream with region reuse', () => {
   });
 });
 
+describe('WS /v1/stream with a crop cost model of its own', () => {
+  it('runs the changed frame in full where its settings price every crop above a frame', async () => {
+    const t = await startTestServer(engine, { ADPC_REUSE: 'true', ADPC_REUSE_CROP_OVERHEAD: '0.9' });
+    try {
+      const c = await open(t);
+      await c.send(1, scene);
+      const changed = await c.send(2, withSquare);
+      expect(changed.map((m) => m.reuse)).toEqual(Array(4).fill({ mode: 'full', keyframe: 'coverage', regions: [], recomputed_share: 1 }));
+      c.ws.close();
+      await once(c.ws, 'close');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('WS /v1/stream without region reuse (the default)', () => {
   it('says so in hello and answers reuse: null', async () => {
     const t = await startTestServer(engine);
