@@ -18,8 +18,7 @@ import { z } from 'zod';
 import { DEFAULT_BUNDLE } from '../src/bundle/default-bundle.js';
 import { readManifest } from '../src/bundle/manifest.js';
 import { AnytimeEngine } from '../src/engine/anytime-engine.js';
-import { syntheticSplit, type SplitImage } from '../src/eval/synthetic-split.js';
-import { SPLIT_SEED_BASE } from '../src/synth/cityscapes-layout.js';
+import { splitSeed, syntheticSplit, type SplitImage } from '../src/eval/synthetic-split.js';
 import { generateScene } from '../src/synth/generate.js';
 import { anytimeSvg, writeChartPng } from './bench/chart.js';
 import { sideBySide, thresholdSweep } from './bench/engine-runs.js';
@@ -74,11 +73,10 @@ async function main(): Promise<void> {
   const threads = opts.threads || availableParallelism();
   const manifest = await readManifest(resolve(opts.bundle));
   const { height, width } = manifest.input;
-  const seeds = Array.from({ length: opts.images }, (_, i) => SPLIT_SEED_BASE.test + i);
 
   // The server first, while this process (its clients) holds nothing else: the server process
   // and its clients share the cores, and the engine runs there alone.
-  const frames = seeds.slice(0, 10).map((seed) => ({ rgb: generateScene(seed, { height, width }).image, width, height }));
+  const frames = Array.from({ length: Math.min(10, opts.images) }, (_, i) => ({ rgb: generateScene(splitSeed('test', i), { height, width }).image, width, height }));
   const server = await startServer(resolve(dirname(fileURLToPath(import.meta.url)), '..'), { ADPC_BUNDLE: resolve(opts.bundle), ADPC_THREADS: String(threads), ADPC_MAX_STREAMS: '16' });
   let serverReport;
   const loadRuns = [];

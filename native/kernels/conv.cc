@@ -159,7 +159,6 @@ size_t compact_positions(Isa isa, const uint8_t* flags, size_t n, int32_t* out, 
   return kernels_for(isa).compact(flags, n, out, unset);
 }
 
-
 const float* zero_row(size_t floats) {
   // Enough for any layer's rows; it lies in .bss, so untouched pages cost nothing.
   constexpr size_t kStatic = 16384;

@@ -127,24 +127,24 @@ Program Program::scaled(int quarter_h, int quarter_w) const {
   return p;
 }
 
-bool Program::classify_before_upsampling() {
+void Program::classify_before_upsampling() {
   int c = -1, u = -1;
   for (size_t i = 0; i < ops.size(); i++) if (ops[i].out == out_logits) c = int(i);
-  if (c < 0) return false;
+  if (c < 0) return;
   Op& classifier = ops[size_t(c)];
   const ConvSpec& s = classifier.conv;
-  if (classifier.kind != OpKind::conv || s.kernel != 1 || s.stride != 1 || s.residual >= 0 || s.relu) return false;
+  if (classifier.kind != OpKind::conv || s.kernel != 1 || s.stride != 1 || s.residual >= 0 || s.relu) return;
   const int upsampled = classifier.in;
   for (size_t i = 0; i < ops.size(); i++) if (ops[i].out == upsampled) u = int(i);
-  if (u < 0 || ops[size_t(u)].kind != OpKind::upsample) return false;
+  if (u < 0 || ops[size_t(u)].kind != OpKind::upsample) return;
   // the upsampled map is read by the classifier alone
   for (size_t i = 0; i < ops.size(); i++) {
     const Op& op = ops[i];
     if (int(i) == c) continue;
-    if (op.in == upsampled || op.conv.residual == upsampled) return false;
-    for (const Term& t : op.terms) if (t.tensor == upsampled) return false;
+    if (op.in == upsampled || op.conv.residual == upsampled) return;
+    for (const Term& t : op.terms) if (t.tensor == upsampled) return;
   }
-  for (int t : out_features) if (t == upsampled) return false;
+  for (int t : out_features) if (t == upsampled) return;
   Op& up = ops[size_t(u)];
   const int low = up.in;
   // the classifier's output at the low resolution takes the upsampled map's place
@@ -161,7 +161,6 @@ bool Program::classify_before_upsampling() {
   up = std::move(first);
   classifier = std::move(second);
   validate();
-  return true;
 }
 
 }  // namespace adpc

@@ -66,8 +66,8 @@ struct Program {
   // as a 1x1 conv commutes with a bilinear upsampling, whose weights sum to one, and the
   // classifier then runs at a quarter of the positions on 19 channels' upsampling instead of
   // 64. The classifier runs unmasked: only its computed positions were ever read (the merge
-  // keeps the others). Returns whether it rewrote anything.
-  bool classify_before_upsampling();
+  // keeps the others). Programs without such a head are left as they are.
+  void classify_before_upsampling();
 };
 
 }  // namespace adpc

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 
-
 // The loops here are short and over channels: cloned per x86 ISA (GCC picks one at load),
 // baseline code elsewhere.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

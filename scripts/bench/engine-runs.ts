@@ -173,7 +173,7 @@ async function interleave(arms: Arm[], images: SplitImage[], repeats: number, la
 }
 
 /** Frames per turn of each arm (see interleave). */
-export const BLOCK_FRAMES = 5;
+const BLOCK_FRAMES = 5;
 
 export async function sideBySide(engine: AnytimeEngine, images: SplitImage[], threads: number, repeats: number) {
   const spinning = await BaselineArm.create(engine, threads, true);

@@ -16,9 +16,14 @@ export interface SplitImage {
   readonly height: number;
 }
 
+/** The seed of a split's i-th scene. */
+export function splitSeed(split: Split, i: number): number {
+  return SPLIT_SEED_BASE[split] + i;
+}
+
 export async function* syntheticSplit(spec: InputSpec, split: Split, count: number, first = 0): AsyncGenerator<SplitImage> {
   for (let i = first; i < first + count; i++) {
-    const seed = SPLIT_SEED_BASE[split] + i;
+    const seed = splitSeed(split, i);
     const scene = generateScene(seed, { height: spec.height, width: spec.width });
     const frame = await prepareFrame({ kind: 'raw', bytes: scene.image, width: scene.width, height: scene.height, channels: 3 }, spec);
     yield { seed, input: frame.data, label: scene.label, width: scene.width, height: scene.height };
