@@ -806,7 +806,9 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
           for (int kx = 0; kx < s.kernel; kx++) tap_offset[ky * s.kernel + kx] = (ptrdiff_t(ky) * is.w + kx) * is.c;
         const size_t quantum = conv_pixel_quantum(pack);
         const size_t sub = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
-        in_chunks(pool_, C.count, grain_for(size_t(s.cin) * size_t(s.cout) * size_t(taps), sub), [&](size_t task_begin, size_t task_end) {
+        // tasks of whole register tiles, not of whole set-up chunks: a low-resolution map of
+        // 128 positions is then 6 tasks, not 96 + 32 on two threads
+        in_chunks(pool_, C.count, grain_for(size_t(s.cin) * size_t(s.cout) * size_t(taps), std::min(quantum, sub)), [&](size_t task_begin, size_t task_end) {
           const float* rows[kConvChunk * 9];
           float* outs[kConvChunk];
           const float* resid[kConvChunk];

@@ -42,8 +42,8 @@ inline void add_bias_act(float* __restrict o, const float* __restrict bias, cons
   if (relu) for (int c = 0; c < n; c++) o[c] = o[c] < 0.f ? 0.f : o[c];
 }
 
-// o (+)= bilinear sample of `t` at output (y, x)
-inline void bilinear_into(const MapTerm& t, int y, int x, float* __restrict o, bool accumulate) {
+// o = bilinear sample of `t` at output (y, x)
+inline void bilinear_into(const MapTerm& t, int y, int x, float* __restrict o) {
   const Bilinear& b = *t.up;
   const size_t rc = size_t(t.c);
   const float* r00 = t.data + (size_t(b.y.i0[y]) * t.w + b.x.i0[x]) * rc;
@@ -51,11 +51,7 @@ inline void bilinear_into(const MapTerm& t, int y, int x, float* __restrict o, b
   const float* r10 = t.data + (size_t(b.y.i1[y]) * t.w + b.x.i0[x]) * rc;
   const float* r11 = t.data + (size_t(b.y.i1[y]) * t.w + b.x.i1[x]) * rc;
   const float h0 = b.y.l0[y], h1 = b.y.l1[y], w0 = b.x.l0[x], w1 = b.x.l1[x];
-  if (accumulate) {
-    for (int c = 0; c < t.c; c++) o[c] += h0 * (w0 * r00[c] + w1 * r01[c]) + h1 * (w0 * r10[c] + w1 * r11[c]);
-  } else {
-    for (int c = 0; c < t.c; c++) o[c] = h0 * (w0 * r00[c] + w1 * r01[c]) + h1 * (w0 * r10[c] + w1 * r11[c]);
-  }
+  for (int c = 0; c < t.c; c++) o[c] = h0 * (w0 * r00[c] + w1 * r01[c]) + h1 * (w0 * r10[c] + w1 * r11[c]);
 }
 
 // exp(x) for x <= 0 to about 1 ulp: 2^(x log2 e) as an integer power times a polynomial on
@@ -79,6 +75,83 @@ inline float exp_nonpositive(float x) {
   return p * __builtin_bit_cast(float, bits);
 }
 
+// The four taps of each term at one output position, and their weights.
+struct Taps {
+  const float* row[4];
+  float weight[4];
+};
+
+[[gnu::always_inline]] inline Taps taps_of(const MapTerm& t, int y, int x) {
+  const Bilinear& b = *t.up;
+  const size_t rc = size_t(t.c);
+  const size_t y0 = size_t(b.y.i0[y]) * t.w, y1 = size_t(b.y.i1[y]) * t.w;
+  const float h0 = b.y.l0[y], h1 = b.y.l1[y], w0 = b.x.l0[x], w1 = b.x.l1[x];
+  return Taps{{t.data + (y0 + b.x.i0[x]) * rc, t.data + (y0 + b.x.i1[x]) * rc, t.data + (y1 + b.x.i0[x]) * rc,
+               t.data + (y1 + b.x.i1[x]) * rc},
+              {h0 * w0, h0 * w1, h1 * w0, h1 * w1}};
+}
+
+// act(the D rows at `direct` + the U terms' taps (+ o when Acc)) into o, in one pass over the
+// channels: a pass per term would load and store the output row once per term
+template <int D, int U, bool Acc>
+[[gnu::always_inline]] inline void blend(float* __restrict o, const float* const* direct, const Taps* taps, int c, bool relu) {
+  for (int k = 0; k < c; k++) {
+    float acc = Acc ? o[k] : 0.f;
+#pragma GCC unroll 4
+    for (int t = 0; t < D; t++) acc += direct[t][k];
+#pragma GCC unroll 4
+    for (int t = 0; t < U; t++) {
+      const Taps& a = taps[t];
+      acc += a.weight[0] * a.row[0][k] + a.weight[1] * a.row[1][k] + a.weight[2] * a.row[2][k] + a.weight[3] * a.row[3][k];
+    }
+    o[k] = relu && acc < 0.f ? 0.f : acc;
+  }
+}
+
+constexpr size_t kMaxTerms = 4;
+
+// blend for d direct rows and u upsampled terms, 1 <= d + u <= kMaxTerms. A switch, not a
+// table of pointers, so that each ISA's clone of the caller inlines its own loops.
+template <bool Acc>
+[[gnu::always_inline]] inline void blend_any(size_t d, size_t u, float* __restrict o, const float* const* direct, const Taps* taps, int c, bool relu) {
+  switch (d * 8 + u) {
+    case 0 * 8 + 1: return blend<0, 1, Acc>(o, direct, taps, c, relu);
+    case 0 * 8 + 2: return blend<0, 2, Acc>(o, direct, taps, c, relu);
+    case 0 * 8 + 3: return blend<0, 3, Acc>(o, direct, taps, c, relu);
+    case 0 * 8 + 4: return blend<0, 4, Acc>(o, direct, taps, c, relu);
+    case 1 * 8 + 0: return blend<1, 0, Acc>(o, direct, taps, c, relu);
+    case 1 * 8 + 1: return blend<1, 1, Acc>(o, direct, taps, c, relu);
+    case 1 * 8 + 2: return blend<1, 2, Acc>(o, direct, taps, c, relu);
+    case 1 * 8 + 3: return blend<1, 3, Acc>(o, direct, taps, c, relu);
+    case 2 * 8 + 0: return blend<2, 0, Acc>(o, direct, taps, c, relu);
+    case 2 * 8 + 1: return blend<2, 1, Acc>(o, direct, taps, c, relu);
+    case 2 * 8 + 2: return blend<2, 2, Acc>(o, direct, taps, c, relu);
+    case 3 * 8 + 0: return blend<3, 0, Acc>(o, direct, taps, c, relu);
+    case 3 * 8 + 1: return blend<3, 1, Acc>(o, direct, taps, c, relu);
+    case 4 * 8 + 0: return blend<4, 0, Acc>(o, direct, taps, c, relu);
+  }
+}
+
+// o = act(sum of the terms at output (y, x), position q of the output map), kMaxTerms terms a
+// pass, the first pass writing o (or adding to it when `accumulate`), the last one with act
+[[gnu::always_inline]] inline void sum_at(const MapTerm* terms, size_t n, size_t q, int y, int x, float* __restrict o, int c,
+                                          bool accumulate, bool relu) {
+  if (n == 0 && relu) for (int k = 0; k < c; k++) o[k] = o[k] < 0.f ? 0.f : o[k];
+  for (size_t t0 = 0; t0 < n; t0 += kMaxTerms) {
+    const size_t t1 = std::min(n, t0 + kMaxTerms);
+    const float* direct[kMaxTerms];
+    Taps taps[kMaxTerms];
+    size_t d = 0, u = 0;
+    for (size_t t = t0; t < t1; t++) {
+      if (terms[t].up) taps[u++] = taps_of(terms[t], y, x);
+      else direct[d++] = terms[t].data + q * size_t(c);
+    }
+    const bool act = relu && t1 == n;
+    if (accumulate || t0 > 0) blend_any<true>(d, u, o, direct, taps, c, act);
+    else blend_any<false>(d, u, o, direct, taps, c, act);
+  }
+}
+
 }  // namespace
 
 ADPC_CLONES void finish(Span span, MapRef out, const float* bias, const float* residual, bool relu) {
@@ -90,21 +163,9 @@ ADPC_CLONES void finish(Span span, MapRef out, const float* bias, const float* r
 }
 
 ADPC_CLONES void sum_terms(Span span, MapRef out, const MapTerm* terms, size_t n, bool relu) {
-  const size_t rc = size_t(out.c);
   for (size_t i = span.begin; i < span.end; i++) {
     const size_t q = span.at(i);
-    float* __restrict o = out.data + q * rc;
-    const int y = int(q / size_t(out.w)), x = int(q % size_t(out.w));
-    for (size_t t = 0; t < n; t++) {
-      if (terms[t].up) {
-        bilinear_into(terms[t], y, x, o, t > 0);
-      } else {
-        const float* __restrict src = terms[t].data + q * rc;
-        if (t == 0) std::memcpy(o, src, sizeof(float) * rc);
-        else for (int c = 0; c < out.c; c++) o[c] += src[c];
-      }
-    }
-    if (relu) for (int c = 0; c < out.c; c++) o[c] = o[c] < 0.f ? 0.f : o[c];
+    sum_at(terms, n, q, int(q / size_t(out.w)), int(q % size_t(out.w)), out.data + q * size_t(out.c), out.c, false, relu);
   }
 }
 
@@ -115,7 +176,7 @@ ADPC_CLONES void concat_terms(Span span, MapRef out, const MapTerm* terms, size_
     float* o = out.data + q * rc;
     const int y = int(q / size_t(out.w)), x = int(q % size_t(out.w));
     for (size_t t = 0; t < n; t++) {
-      if (terms[t].up) bilinear_into(terms[t], y, x, o, false);
+      if (terms[t].up) bilinear_into(terms[t], y, x, o);
       else std::memcpy(o, terms[t].data + q * size_t(terms[t].c), sizeof(float) * size_t(terms[t].c));
       o += terms[t].c;
     }
@@ -123,13 +184,10 @@ ADPC_CLONES void concat_terms(Span span, MapRef out, const MapTerm* terms, size_
 }
 
 ADPC_CLONES void add_terms(Span span, int w, float* rows, int c, const MapTerm* terms, size_t n, bool relu) {
-  const size_t rc = size_t(c);
   for (size_t i = span.begin; i < span.end; i++) {
     const size_t q = span.at(i);
-    float* __restrict o = rows + (i - span.begin) * rc;
-    const int y = int(q / size_t(w)), x = int(q % size_t(w));
-    for (size_t t = 0; t < n; t++) bilinear_into(terms[t], y, x, o, true);
-    if (relu) for (size_t c = 0; c < rc; c++) o[c] = o[c] < 0.f ? 0.f : o[c];
+    // the terms are all upsampled: q only places them
+    sum_at(terms, n, q, int(q / size_t(w)), int(q % size_t(w)), rows + (i - span.begin) * size_t(c), c, true, relu);
   }
 }
 
@@ -150,7 +208,7 @@ ADPC_CLONES void avgpool2(Span span, MapRef out, const float* in, int in_w) {
 ADPC_CLONES void upsample(Span span, MapRef out, const MapTerm& in) {
   for (size_t i = span.begin; i < span.end; i++) {
     const size_t q = span.at(i);
-    bilinear_into(in, int(q / size_t(out.w)), int(q % size_t(out.w)), out.data + q * size_t(out.c), false);
+    bilinear_into(in, int(q / size_t(out.w)), int(q % size_t(out.w)), out.data + q * size_t(out.c));
   }
 }
 
@@ -158,7 +216,7 @@ ADPC_CLONES void upsampled_argmax(const MapTerm& logits, int y0, int y1, int out
   float row[256];
   for (int y = y0; y < y1; y++) {
     for (int x = 0; x < out_w; x++) {
-      bilinear_into(logits, y, x, row, false);
+      bilinear_into(logits, y, x, row);
       float top = row[0];
       int best = 0;
       for (int k = 1; k < logits.c; k++) {
