@@ -22,6 +22,7 @@
 #include "../kernels/fill.h"
 #include "../kernels/isa.h"
 #include "../kernels/thread_pool.h"
+#include "../src/row_ops.h"
 
 using namespace adpc;
 
@@ -594,6 +595,86 @@ void test_thread_pool() {
   }
 }
 
+
+// PyTorch's bilinear upsampling (align_corners false) of channel ch at output (y, x), in double.
+double bilinear_ref(const std::vector<float>& map, int h, int w, int c, int out_h, int out_w, int y, int x, int ch) {
+  const auto axis = [](int in, int out, int o, int* i0, int* i1, double* l1) {
+    double src = double(in) / out * (o + 0.5) - 0.5;
+    if (src < 0) src = 0;
+    *i0 = std::min(int(std::floor(src)), in - 1);
+    *i1 = *i0 + (*i0 < in - 1 ? 1 : 0);
+    *l1 = std::min(std::max(src - *i0, 0.0), 1.0);
+  };
+  int y0, y1, x0, x1;
+  double ly, lx;
+  axis(h, out_h, y, &y0, &y1, &ly);
+  axis(w, out_w, x, &x0, &x1, &lx);
+  const auto at = [&](int yy, int xx) { return double(map[(size_t(yy) * w + xx) * c + ch]); };
+  return (1 - ly) * ((1 - lx) * at(y0, x0) + lx * at(y0, x1)) + ly * ((1 - lx) * at(y1, x0) + lx * at(y1, x1));
+}
+
+// sum_terms and add_terms (src/row_ops.cc) against naive double sums: 1-6 terms, each a
+// same-size map or a smaller one upsampled, listed and whole spans, with and without ReLU.
+void test_row_sums() {
+  Group g("row_ops sums and fused-head terms vs naive");
+  for (int trial = 0; trial < 60; trial++) {
+    const int n = 1 + trial % 6, c = std::array<int, 3>{3, 16, 19}[size_t(trial / 6) % 3];
+    const int out_h = 8, out_w = 12;
+    const bool relu = trial % 2 == 0, listed = trial % 3 == 0, all_up = trial % 5 == 0;
+    struct Map { std::vector<float> data; int h, w; Bilinear up; };
+    std::vector<Map> maps(static_cast<size_t>(n));
+    std::vector<MapTerm> terms, up_terms;
+    for (int t = 0; t < n; t++) {
+      Map& m = maps[size_t(t)];
+      const int f = all_up ? 2 << pick(0, 1) : std::array<int, 3>{1, 2, 4}[size_t(pick(0, 2))];
+      m.h = out_h / f;
+      m.w = out_w / f;
+      m.data.resize(size_t(m.h) * m.w * c);
+      for (float& v : m.data) v = uniform(-1, 1);
+      m.up = Bilinear{bilinear_axis(m.h, out_h), bilinear_axis(m.w, out_w)};
+    }
+    for (const Map& m : maps) {
+      terms.push_back(MapTerm{m.data.data(), m.h, m.w, c, m.h == out_h ? nullptr : &m.up});
+      up_terms.push_back(MapTerm{m.data.data(), m.h, m.w, c, &m.up});
+    }
+    std::vector<int32_t> list;
+    for (int q = 0; q < out_h * out_w; q++) if (!listed || pick(0, 2) > 0) list.push_back(q);
+    const Span span{listed ? list.data() : nullptr, 0, listed ? list.size() : size_t(out_h * out_w)};
+    std::vector<float> out(size_t(out_h) * out_w * c, kGuard);
+    sum_terms(span, MapRef{out.data(), out_h, out_w, c}, terms.data(), terms.size(), relu);
+    // add_terms: rows hold a start value per listed position, every term upsampled
+    std::vector<float> rows((span.end - span.begin) * size_t(c)), start(rows.size());
+    for (size_t k = 0; k < rows.size(); k++) rows[k] = start[k] = uniform(-1, 1);
+    add_terms(span, out_w, rows.data(), c, up_terms.data(), up_terms.size(), relu);
+    double worst_sum = 0, worst_add = 0;
+    bool untouched = true;
+    std::vector<bool> in_span(size_t(out_h * out_w), false);
+    for (size_t i = span.begin; i < span.end; i++) {
+      const size_t q = span.at(i);
+      in_span[q] = true;
+      const int y = int(q) / out_w, x = int(q) % out_w;
+      for (int ch = 0; ch < c; ch++) {
+        double sum = 0, add = start[(i - span.begin) * size_t(c) + size_t(ch)];
+        for (const Map& m : maps) {
+          const double direct = m.h == out_h ? double(m.data[q * size_t(c) + size_t(ch)]) : bilinear_ref(m.data, m.h, m.w, c, out_h, out_w, y, x, ch);
+          sum += direct;
+          add += bilinear_ref(m.data, m.h, m.w, c, out_h, out_w, y, x, ch);
+        }
+        if (relu) sum = std::max(sum, 0.0), add = std::max(add, 0.0);
+        worst_sum = std::max(worst_sum, std::fabs(sum - out[q * size_t(c) + size_t(ch)]));
+        worst_add = std::max(worst_add, std::fabs(add - rows[(i - span.begin) * size_t(c) + size_t(ch)]));
+      }
+    }
+    for (size_t q = 0; q < in_span.size(); q++) {
+      if (!in_span[q]) for (int ch = 0; ch < c; ch++) untouched = untouched && out[q * size_t(c) + size_t(ch)] == kGuard;
+    }
+    const std::string what = fmt("%d terms, %d channels%s%s", n, c, relu ? ", ReLU" : "", listed ? ", listed" : "");
+    g.check(worst_sum < 1e-5, fmt("sum_terms %s: max error %g", what.c_str(), worst_sum));
+    g.check(worst_add < 1e-5, fmt("add_terms %s: max error %g", what.c_str(), worst_add));
+    g.check(untouched, fmt("sum_terms %s wrote outside its span", what.c_str()));
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -608,6 +689,7 @@ int main() {
   test_fill(isas);
   test_compact(isas);
   test_thread_pool();
+  test_row_sums();
   std::printf("kernels_test: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }
