@@ -42,18 +42,6 @@ inline void add_bias_act(float* __restrict o, const float* __restrict bias, cons
   if (relu) for (int c = 0; c < n; c++) o[c] = o[c] < 0.f ? 0.f : o[c];
 }
 
-// o = bilinear sample of `t` at output (y, x)
-inline void bilinear_into(const MapTerm& t, int y, int x, float* __restrict o) {
-  const Bilinear& b = *t.up;
-  const size_t rc = size_t(t.c);
-  const float* r00 = t.data + (size_t(b.y.i0[y]) * t.w + b.x.i0[x]) * rc;
-  const float* r01 = t.data + (size_t(b.y.i0[y]) * t.w + b.x.i1[x]) * rc;
-  const float* r10 = t.data + (size_t(b.y.i1[y]) * t.w + b.x.i0[x]) * rc;
-  const float* r11 = t.data + (size_t(b.y.i1[y]) * t.w + b.x.i1[x]) * rc;
-  const float h0 = b.y.l0[y], h1 = b.y.l1[y], w0 = b.x.l0[x], w1 = b.x.l1[x];
-  for (int c = 0; c < t.c; c++) o[c] = h0 * (w0 * r00[c] + w1 * r01[c]) + h1 * (w0 * r10[c] + w1 * r11[c]);
-}
-
 // exp(x) for x <= 0 to about 1 ulp: 2^(x log2 e) as an integer power times a polynomial on
 // [-ln2/2, ln2/2]; branch-free so the loop over classes vectorises.
 inline float exp_nonpositive(float x) {
@@ -75,7 +63,7 @@ inline float exp_nonpositive(float x) {
   return p * __builtin_bit_cast(float, bits);
 }
 
-// The four taps of each term at one output position, and their weights.
+// The four bilinear taps of a term at one output position, and their weights.
 struct Taps {
   const float* row[4];
   float weight[4];
@@ -106,6 +94,12 @@ template <int D, int U, bool Acc>
     }
     o[k] = relu && acc < 0.f ? 0.f : acc;
   }
+}
+
+// o = bilinear sample of `t` at output (y, x)
+inline void bilinear_into(const MapTerm& t, int y, int x, float* __restrict o) {
+  const Taps a = taps_of(t, y, x);
+  blend<0, 1, false>(o, nullptr, &a, t.c, false);
 }
 
 constexpr size_t kMaxTerms = 4;
