@@ -212,12 +212,12 @@ function marginShare(changed: Uint8Array, grid: BlockGrid, margin: number): numb
   const covered = new Uint8Array(rows * cols);
   let count = 0;
   for (let by = 0; by < grid.rows; by++) {
-    const y0 = Math.max(0, Math.floor((by * BLOCK - margin) / CROP_GRID));
-    const y1 = Math.min(rows, Math.ceil(((by + 1) * BLOCK + margin) / CROP_GRID));
+    const y0 = snapDown(by * BLOCK - margin) / CROP_GRID;
+    const y1 = snapUp((by + 1) * BLOCK + margin, grid.height) / CROP_GRID;
     for (let bx = 0; bx < grid.cols; bx++) {
       if (!changed[by * grid.cols + bx]) continue;
-      const x0 = Math.max(0, Math.floor((bx * BLOCK - margin) / CROP_GRID));
-      const x1 = Math.min(cols, Math.ceil(((bx + 1) * BLOCK + margin) / CROP_GRID));
+      const x0 = snapDown(bx * BLOCK - margin) / CROP_GRID;
+      const x1 = snapUp((bx + 1) * BLOCK + margin, grid.width) / CROP_GRID;
       for (let y = y0; y < y1; y++) {
         for (let x = x0; x < x1; x++) {
           if (!covered[y * cols + x]) {
