@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { DEFAULT_BUNDLE } from '../src/bundle/default-bundle.js';
-import { DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE } from '../src/image/preprocess.js';
+import { DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE } from '../src/image/frame-bounds.js';
 import { DEFAULT_REUSE } from '../src/reuse/region-reuse.js';
 import { PROVIDER_NAMES } from '../src/runtime/onnx.js';
 

@@ -64,8 +64,12 @@ export type FrameEnd =
       readonly stopSent: boolean }
   | { readonly outcome: 'rejected' | 'failed'; readonly error: AdpcError };
 
+/** Input buffers kept between frames: a fresh 1.5 MB one costs 1.3 ms of page faults and zeroing a frame. */
+const SPARE_INPUTS = 4;
+
 export class FrameRunner {
   private readonly running = new Set<AbortController>();
+  private readonly spareInputs: Float32Array[] = [];
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: {
@@ -96,9 +100,14 @@ export class FrameRunner {
     const own = new AbortController();
     this.running.add(own);
     this.deps.metrics.inFlight.inc();
+    const { width, height } = job.engine.manifest.input;
+    const spare = this.spareInputs.pop();
+    // the frame's input lives until its run has ended: no stage holds it after that
+    const input = spare?.length === 3 * width * height ? spare : new Float32Array(3 * width * height);
     try {
-      return await this.execute(job, job.signal ? AbortSignal.any([job.signal, own.signal]) : own.signal);
+      return await this.execute(job, job.signal ? AbortSignal.any([job.signal, own.signal]) : own.signal, input);
     } finally {
+      if (this.spareInputs.length < SPARE_INPUTS) this.spareInputs.push(input);
       this.deps.metrics.inFlight.dec();
       this.running.delete(own);
       if (this.running.size === 0) {
@@ -107,7 +116,7 @@ export class FrameRunner {
     }
   }
 
-  private async execute(job: FrameJob, signal: AbortSignal): Promise<FrameEnd> {
+  private async execute(job: FrameJob, signal: AbortSignal, input: Float32Array): Promise<FrameEnd> {
     const { metrics, limits } = this.deps;
     const { engine, budget, arrivedAt } = job;
     const deadline = arrivedAt + (budget.deadline_ms ?? Infinity);
@@ -127,7 +136,7 @@ export class FrameRunner {
       const release = await slot('decode', this.deps.decode);
       const started = performance.now();
       try {
-        frame = await prepareFrame(job.input, engine.manifest.input, { maxPixels: limits.maxFramePixels, maxSide: limits.maxFrameSide });
+        frame = await prepareFrame(job.input, engine.manifest.input, { maxPixels: limits.maxFramePixels, maxSide: limits.maxFrameSide, buffer: input });
       } finally {
         release();
       }

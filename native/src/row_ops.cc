@@ -284,4 +284,18 @@ ADPC_CLONES void transpose_positions(const float* src, size_t positions, int cha
   }
 }
 
+void rgb_planes(const uint8_t* rgb, size_t n, const float* tables, float* out) {
+  const float* r = tables;
+  const float* g = tables + 256;
+  const float* b = tables + 512;
+  float* pr = out;
+  float* pg = out + n;
+  float* pb = out + 2 * n;
+  for (size_t i = 0; i < n; i++, rgb += 3) {
+    pr[i] = r[rgb[0]];
+    pg[i] = g[rgb[1]];
+    pb[i] = b[rgb[2]];
+  }
+}
+
 }  // namespace adpc

@@ -62,4 +62,8 @@ void merge_logits(Span span, const float* head, float* logits, int classes, floa
 void transpose_positions(const float* src, size_t positions, int channels, size_t begin, size_t end, float* dst,
                          bool to_nchw);
 
+// Interleaved RGB bytes of `n` pixels -> three planes, each byte through its channel's table of
+// 256 values (tables: R, G, B one after another): the image normalisation the JS side defines.
+void rgb_planes(const uint8_t* rgb, size_t n, const float* tables, float* out);
+
 }  // namespace adpc

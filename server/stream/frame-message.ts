@@ -15,7 +15,7 @@
 
 import { parseBudget, type Budget } from '../../src/engine/budget.js';
 import { isAdpcError, type ErrorCode } from '../../src/errors.js';
-import { checkRawFrame, type FrameBounds } from '../../src/image/preprocess.js';
+import { checkRawFrame, type FrameBounds } from '../../src/image/frame-bounds.js';
 
 export const PROTOCOL_VERSION = 1;
 export const FRAME_MAGIC = 'ADPC';

@@ -81,6 +81,7 @@ export interface NativeStageResult {
 interface Addon {
   Executor: new (options: { stages: unknown[]; weights: Uint8Array; classes: number; isa: string; threads: number }) => AddonExecutor;
   isas: string[];
+  rgbPlanes(rgb: Uint8Array, tables: Float32Array, out: Float32Array): void;
 }
 interface AddonExecutor {
   readonly isa: string;
@@ -127,6 +128,14 @@ function loadAddon(): Addon | null {
 /** Why the native executor is not available, or null when it is. */
 export function nativeUnavailable(): string | null {
   return loadAddon() ? null : addonProblem;
+}
+
+/**
+ * The addon's loop from interleaved RGB bytes to three planes through a table of 256 values per
+ * channel (R, G, B one after another), or null without the addon.
+ */
+export function nativeRgbPlanes(): Addon['rgbPlanes'] | null {
+  return loadAddon()?.rgbPlanes ?? null;
 }
 
 /** Runs kept for reuse: a fresh run's buffers cost page faults on first touch (about 1 ms a frame). */

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { prepareFrame, type InputSpec } from '../../src/image/preprocess.js';
+import { normalisationTables, prepareFrame, rgbPlanes, type InputSpec } from '../../src/image/preprocess.js';
+import { nativeRgbPlanes } from '../../src/native/native-executor.js';
 
 const spec: InputSpec = { height: 8, width: 16, scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
@@ -63,4 +64,23 @@ describe('prepareFrame', () => {
       expect((error as Error & { cause?: unknown }).cause).toBeInstanceOf(Error); // the decoder's words stay for the log
     }
   });
+
+  /** rgbPlanes on an odd-sized image, against v * scale - shift computed here channel by channel. */
+  function checkPlanes(native: Parameters<typeof rgbPlanes>[4]): void {
+    const width = 37;
+    const height = 11;
+    const plane = width * height;
+    const rgb = Uint8Array.from({ length: 3 * plane }, (_, i) => (i * 97 + 13) % 256);
+    const out = new Float32Array(3 * plane).fill(Number.NaN);
+    rgbPlanes(rgb, plane, normalisationTables({ ...spec, width, height }), out, native);
+    const expected = Float32Array.from({ length: 3 * plane }, (_, j) => {
+      const c = Math.floor(j / plane);
+      const v = rgb[3 * (j % plane) + c]!;
+      return v * (spec.scale / spec.std[c]!) - spec.mean[c]! / spec.std[c]!;
+    });
+    expect(out).toEqual(expected);
+  }
+
+  it('normalises interleaved bytes into planes in JS', () => checkPlanes(null));
+  it.runIf(nativeRgbPlanes() !== null)('normalises interleaved bytes into planes in the addon, to the same float32 values', () => checkPlanes(nativeRgbPlanes()));
 });

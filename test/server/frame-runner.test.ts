@@ -1,6 +1,6 @@
 // The one frame path on its own: bounded decode slots, the output bound, failures as answers.
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorReporter } from '../../server/error-report.js';
 import { FrameRunner } from '../../server/frame-runner.js';
 import { ServerMetrics } from '../../server/metrics.js';
@@ -78,5 +78,33 @@ describe('FrameRunner', () => {
     expect(r.inFlight).toBe(0);
     await r.idle();
     expect(await metrics.registry.getSingleMetricAsString('adpc_frames_total')).toContain('outcome="failed"} 1');
+  });
+
+  it('gives every frame in flight its own input, and a later frame the input of one that ended', async () => {
+    const { r } = runner(2);
+    const seen: Float32Array[] = [];
+    const gates: (() => void)[] = [];
+    const held = engine(async function* (data: Float32Array): AsyncGenerator<ExitResult, 'final_exit'> {
+      seen.push(data);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      yield* oneExit();
+      return 'final_exit';
+    } as unknown as () => AsyncGenerator<ExitResult, 'final_exit'>);
+    const raw = (value: number) => ({ ...job(held, new Uint8Array(0)), input: { kind: 'raw' as const, bytes: new Uint8Array(16 * 8 * 3).fill(value), width: 16, height: 8, channels: 3 as const } });
+    const a = r.run(raw(10));
+    const b = r.run(raw(200));
+    await vi.waitFor(() => expect(gates).toHaveLength(2));
+    expect(seen[0]).not.toBe(seen[1]);
+    // each frame's values, whichever order the decodes ended in
+    expect(seen.map((d) => Math.round(d[0]! * 255)).sort((x, y) => x - y)).toEqual([10, 200]);
+    expect(seen.every((d) => d.every((v) => v === d[0]))).toBe(true);
+    for (const open of gates.splice(0)) open();
+    await Promise.all([a, b]);
+    const c = r.run(raw(77));
+    await vi.waitFor(() => expect(gates).toHaveLength(1));
+    expect([seen[0], seen[1]]).toContain(seen[2]);
+    expect(seen[2]!.every((v) => Math.round(v * 255) === 77)).toBe(true);
+    gates[0]!();
+    expect(await c).toMatchObject({ outcome: 'completed' });
   });
 });
