@@ -148,6 +148,8 @@ async function main(): Promise<void> {
   for (const s of sweep) console.log(`| ${s.threshold} | ${s.miou} | ${s.gflops} | ${s.full_p50_ms} |`);
   const srv = report.server!;
   console.log(`server, one stream (raw RGB frames at the input size, raw label maps): exits at ${srv.exit_p50_ms.join(' / ')} ms; end to end ${srv.e2e_mean_ms} ms of which the engine ${srv.engine_mean_ms} ms: server overhead ${(100 * srv.overhead_share).toFixed(1)}%`);
+  const o = srv.overhead_ms;
+  console.log(`  overhead a frame: decode ${o.decode} ms, waits ${o.queue} ms, final exit's encoding ${o.final_encode} ms, the rest (sockets both ways, dispatch, turns between stages) ${o.rest} ms`);
   console.log('| streams | sending | deadline | fps served | dropped | exit 1 p95 ms | final p95 ms | late |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const l of loadRuns) console.log(`| ${l.streams} | ${l.mode === 'max' ? 'as fast as answered' : '10 fps'} | ${l.deadline_ms ?? '-'} | ${l.fps} | ${(100 * l.dropped_share).toFixed(1)}% | ${l.exit1_p95_ms} | ${l.final_p95_ms} | ${l.late_share === null ? '-' : `${(100 * l.late_share).toFixed(1)}%`} |`);

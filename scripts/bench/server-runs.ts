@@ -49,9 +49,17 @@ export async function startServer(root: string, env: Record<string, string>): Pr
   };
 }
 
+/** What the server reports it spent on an exit (timing_ms). */
+interface ExitTiming {
+  readonly queue: number;
+  readonly decode: number;
+  readonly compute: number;
+  readonly encode: number;
+}
+
 interface Answer {
   readonly frameId: number;
-  readonly exits: { exit: number; at: number; computeMs: number }[];
+  readonly exits: { exit: number; at: number; computeMs: number; timing: ExitTiming }[];
   sentAt: number;
   endedAt: number | null;
   dropped: boolean;
@@ -79,11 +87,11 @@ class StreamClient {
   private onMessage(data: Buffer, isBinary: boolean): void {
     const now = performance.now();
     const m = (isBinary ? decodeExitMessage(new Uint8Array(data)).metadata : JSON.parse(data.toString())) as {
-      type: string; frame_id?: number; exit?: number; stop?: string | null; timing_ms?: { compute: number };
+      type: string; frame_id?: number; exit?: number; stop?: string | null; timing_ms?: ExitTiming;
     };
     const answer = m.frame_id !== undefined && m.frame_id !== null ? this.answers.get(m.frame_id) : undefined;
     if (!answer) return;
-    if (m.type === 'exit') answer.exits.push({ exit: m.exit!, at: now, computeMs: m.timing_ms!.compute });
+    if (m.type === 'exit') answer.exits.push({ exit: m.exit!, at: now, computeMs: m.timing_ms!.compute, timing: m.timing_ms! });
     const final = (m.type === 'exit' && m.stop != null) || m.type === 'dropped' || m.type === 'stopped' || m.type === 'error';
     if (!final) return;
     // what the client has is its last exit: a stopped notice after it adds nothing to wait for
@@ -114,13 +122,17 @@ class StreamClient {
 /**
  * One stream's worth of frames, one at a time (each of `frames` on its own connection, in
  * turn): time to each exit, and the server's share over the engine's time (the stages' compute
- * the server reports).
+ * the server reports). The share is split into what the server reports on the frame's path
+ * (decode, waits for slots, the final exit's encoding; intermediate exits are encoded while
+ * the next stage runs) and the rest: the frame and the exits through the sockets, parsing and
+ * dispatch, and the event loop's turns between stages.
  */
 export async function oneStream(url: string, frames: { rgb: Uint8Array; width: number; height: number }[], repeats: number) {
   const clients = await Promise.all(frames.map((f) => StreamClient.connect(url, f)));
   const exitTimes: number[][] = [[], [], [], []];
   let e2e = 0;
   let engine = 0;
+  const path = { decode: 0, queue: 0, encode: 0 };
   let id = 1;
   // one untimed round first: the server's frame path is compiled by V8 on its first frames
   for (const client of clients) await client.send(id++);
@@ -131,15 +143,24 @@ export async function oneStream(url: string, frames: { rgb: Uint8Array; width: n
       for (const x of a.exits) exitTimes[x.exit - 1]!.push(x.at - a.sentAt);
       e2e += a.endedAt! - a.sentAt;
       engine += a.exits.reduce((sum, x) => sum + x.computeMs, 0);
+      const last = a.exits.at(-1)!.timing;
+      path.decode += last.decode;
+      path.queue += last.queue;
+      path.encode += last.encode;
       progress.tick();
     }
   }
   for (const c of clients) c.close();
+  const n = frames.length * repeats;
+  const reported = path.decode + path.queue + path.encode;
   return {
     exit_p50_ms: exitTimes.map((t) => round(quantile(t, 0.5))),
-    e2e_mean_ms: round(e2e / (frames.length * repeats)),
-    engine_mean_ms: round(engine / (frames.length * repeats)),
+    e2e_mean_ms: round(e2e / n),
+    engine_mean_ms: round(engine / n),
     overhead_share: round((e2e - engine) / engine, 3),
+    overhead_ms: {
+      decode: round(path.decode / n), queue: round(path.queue / n), final_encode: round(path.encode / n), rest: round((e2e - engine - reported) / n),
+    },
   };
 }
 
