@@ -239,13 +239,21 @@ Typed copy_out(Napi::Env env, const std::vector<T>& v) {
   return a;
 }
 
+// v as a typed array of `type`; anything else is refused naming `what`
+Napi::TypedArray typed_array(const Napi::Value& v, napi_typedarray_type type, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) bad(std::string(what) + " has the wrong type");
+  return v.As<Napi::TypedArray>();
+}
+
+// Where a typed array's elements start in its buffer
+uint8_t* bytes_of(const Napi::TypedArray& t) { return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(); }
+
 template <typename T>
 const T* typed_view(Import& from, const Napi::Value& v, napi_typedarray_type type, size_t expect, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) bad(std::string(what) + " has the wrong type");
-  const Napi::TypedArray t = v.As<Napi::TypedArray>();
+  const Napi::TypedArray t = typed_array(v, type, what);
   if (t.ElementLength() != expect) bad(std::string(what) + " has " + std::to_string(t.ElementLength()) + " values, expected " + std::to_string(expect));
   from.keep.push_back(Napi::Persistent(v));
-  return reinterpret_cast<const T*>(static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
+  return reinterpret_cast<const T*>(bytes_of(t));
 }
 
 class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
@@ -274,7 +282,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       const Napi::Value w = field(o, "weights");
       if (!w.IsTypedArray()) bad("weights must be a Uint8Array");
       const Napi::TypedArray wt = w.As<Napi::TypedArray>();
-      const uint8_t* weights = static_cast<uint8_t*>(wt.ArrayBuffer().Data()) + wt.ByteOffset();
+      const uint8_t* weights = bytes_of(wt);
       std::vector<Program> programs;
       const Napi::Array stages = field(o, "stages").As<Napi::Array>();
       for (uint32_t i = 0; i < stages.Length(); i++) programs.push_back(parse_program(stages.Get(i).As<Napi::Object>(), weights, wt.ByteLength()));
@@ -465,20 +473,16 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
 // the JS loop it replaces took 0.7 ms.
 Napi::Value RgbPlanes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto typed = [&](size_t i, napi_typedarray_type type, const char* what) {
-    if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type) bad(std::string(what) + " has the wrong type");
-    return info[i].As<Napi::TypedArray>();
-  };
   try {
-    const Napi::TypedArray rgb = typed(0, napi_uint8_array, "rgb");
-    const Napi::TypedArray tables = typed(1, napi_float32_array, "tables");
-    const Napi::TypedArray out = typed(2, napi_float32_array, "out");
+    if (info.Length() < 3) bad("rgbPlanes(rgb, tables, out)");
+    const Napi::TypedArray rgb = typed_array(info[0], napi_uint8_array, "rgb");
+    const Napi::TypedArray tables = typed_array(info[1], napi_float32_array, "tables");
+    const Napi::TypedArray out = typed_array(info[2], napi_float32_array, "out");
     const size_t n = rgb.ElementLength() / 3;
     if (rgb.ElementLength() != 3 * n || tables.ElementLength() != 768 || out.ElementLength() != 3 * n) {
       bad("rgbPlanes: rgb needs 3n bytes, tables 768 values and out 3n values");
     }
-    const auto at = [](const Napi::TypedArray& t) { return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(); };
-    adpc::rgb_planes(at(rgb), n, reinterpret_cast<const float*>(at(tables)), reinterpret_cast<float*>(at(out)));
+    adpc::rgb_planes(bytes_of(rgb), n, reinterpret_cast<const float*>(bytes_of(tables)), reinterpret_cast<float*>(bytes_of(out)));
   } catch (const std::exception& e) {
     Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
   }
