@@ -10,6 +10,11 @@
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 namespace adpc {
 namespace {
 
@@ -47,11 +52,32 @@ constexpr uint64_t generation_of(uint64_t job) { return job >> 32; }
 
 thread_local const void* inside = nullptr;  // the pool state whose task this thread runs
 
+#if defined(__linux__)
+// The CPUs this process may run on, in order (empty if that cannot be read).
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+// Best effort: a CPU set that changed under us (a container's cpuset) leaves the thread where it was.
+void pin_current_thread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+#endif
+
 }  // namespace
 
 struct ThreadPool::State {
   int size = 1;
   std::vector<std::thread> workers;
+  std::vector<int> cpus;  // pinned: thread t's CPU (the caller's first); else empty
 
   std::mutex mu;                   // guards stop, error, and the sleeps on the two conditions
   std::condition_variable wake;    // workers: a new generation (or stop)
@@ -96,6 +122,9 @@ void ThreadPool::State::run_tasks(int thread) {
 }
 
 void ThreadPool::State::worker(int thread) {
+#if defined(__linux__)
+  if (!cpus.empty()) pin_current_thread(cpus[static_cast<size_t>(thread)]);
+#endif
   uint64_t seen = 0;  // the last generation this worker joined or found closed
   for (;;) {
     const auto announced = [&] { return generation_of(job.load(std::memory_order_acquire)) != seen; };
@@ -123,6 +152,12 @@ ThreadPool::ThreadPool(int threads) : state_(new State) {
   if (threads < 1) throw std::invalid_argument("ThreadPool: threads must be >= 1");
   state_->size = threads;
   state_->blocks.reset(new State::Block[static_cast<size_t>(threads)]);
+#if defined(__linux__)
+  if (threads > 1) {
+    std::vector<int> cpus = allowed_cpus();
+    if (cpus.size() == static_cast<size_t>(threads)) state_->cpus = std::move(cpus);
+  }
+#endif
   for (int t = 1; t < threads; ++t) {
     state_->workers.emplace_back([s = state_.get(), t] { s->worker(t); });
   }
@@ -138,6 +173,30 @@ ThreadPool::~ThreadPool() {
 }
 
 int ThreadPool::size() const { return state_->size; }
+
+bool ThreadPool::pinned() const { return !state_->cpus.empty(); }
+
+#if defined(__linux__)
+struct ThreadPool::Caller::Saved {
+  cpu_set_t set;
+};
+
+ThreadPool::Caller::Caller(const ThreadPool& pool) {
+  if (!pool.pinned()) return;
+  auto saved = std::make_unique<Saved>();
+  if (pthread_getaffinity_np(pthread_self(), sizeof saved->set, &saved->set) != 0) return;
+  pin_current_thread(pool.state_->cpus[0]);
+  saved_ = std::move(saved);
+}
+
+ThreadPool::Caller::~Caller() {
+  if (saved_) pthread_setaffinity_np(pthread_self(), sizeof saved_->set, &saved_->set);
+}
+#else
+struct ThreadPool::Caller::Saved {};
+ThreadPool::Caller::Caller(const ThreadPool&) {}
+ThreadPool::Caller::~Caller() = default;
+#endif
 
 void ThreadPool::parallel_for(size_t tasks, const std::function<void(size_t, int)>& fn) {
   State& s = *state_;

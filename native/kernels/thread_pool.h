@@ -10,6 +10,8 @@ namespace adpc {
 class ThreadPool {
  public:
   // threads >= 1 (1 = every loop runs inline, no workers); throws std::invalid_argument else.
+  // When the pool takes every CPU the process may run on (Linux; threads = that count > 1),
+  // each worker is pinned to one of them and a Caller guard pins its thread to the one left.
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -24,6 +26,25 @@ class ThreadPool {
   // run one after another; a call from inside fn runs inline on that thread. Idle workers
   // spin for a few tens of microseconds, then sleep.
   void parallel_for(size_t tasks, const std::function<void(size_t, int)>& fn);
+
+  // Whether the workers are pinned (see the constructor).
+  bool pinned() const;
+
+  // While it lives, the calling thread runs on the CPU the workers left free (a pinned pool;
+  // otherwise it does nothing), and then gets its own CPU set back. A caller that moved
+  // between CPUs in the middle of a sequence of loops would leave its part of the data in
+  // the other CPU's cache, and the threads would contend for one CPU while another idles.
+  class Caller {
+   public:
+    explicit Caller(const ThreadPool& pool);
+    ~Caller();
+    Caller(const Caller&) = delete;
+    Caller& operator=(const Caller&) = delete;
+
+   private:
+    struct Saved;
+    std::unique_ptr<Saved> saved_;
+  };
 
  private:
   struct State;

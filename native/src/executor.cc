@@ -38,6 +38,13 @@ constexpr size_t kChunk = 32;       // the least positions a parallel task takes
 constexpr size_t kConvChunk = 96;   // conv positions set up at once: whole register tiles of every kernel
 constexpr size_t kNone = std::numeric_limits<size_t>::max();
 
+// At least n buffers, never fewer: a run's buffers outlive its frame, so a pooled run's
+// next frame writes into memory it already has instead of freshly mapped pages (a frame's
+// features are about 4 MB, whose first touch cost page faults in every stage).
+void grow(std::vector<Buffer>& buffers, size_t n) {
+  if (buffers.size() < n) buffers.resize(n);
+}
+
 // PyTorch's nearest source index (mode "nearest") for one axis.
 int nearest_index(int o, int in, int out) {
   if (in == out) return o;
@@ -462,6 +469,7 @@ void Executor::import_state(RunState& run, int stage, const std::vector<const fl
                             const std::vector<Shape>& shapes, const float* logits_nchw, const float* confidence,
                             const uint8_t* labels) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const ThreadPool::Caller on_its_cpu(pool_);
   if (features_nchw.size() != shapes.size() || shapes.empty()) throw std::invalid_argument("import: features and shapes differ");
   const Shape lo{classes_, shapes[0].h, shapes[0].w};
   if (stage == 0 && (shapes[0].h % 4 != 0 || shapes[0].w % 4 != 0)) throw std::invalid_argument("import: the image size must be a multiple of 4");
@@ -469,7 +477,7 @@ void Executor::import_state(RunState& run, int stage, const std::vector<const fl
   run.quarter_h = stage == 0 ? shapes[0].h / 4 : shapes[0].h;
   run.quarter_w = stage == 0 ? shapes[0].w / 4 : shapes[0].w;
   run.feature_shapes = shapes;
-  run.features.resize(shapes.size());
+  grow(run.features, shapes.size());
   auto transpose = [&](const float* src, const Shape& s, float* dst) {
     in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { transpose_positions(src, s.positions(), s.c, b, e, dst, false); });
   };
@@ -487,6 +495,7 @@ void Executor::import_state(RunState& run, int stage, const std::vector<const fl
 
 void Executor::export_nchw(const RunState& run, std::vector<float*> features, float* logits) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const ThreadPool::Caller on_its_cpu(pool_);
   if (features.size() != run.feature_shapes.size()) {
     throw std::invalid_argument("export: the state holds " + std::to_string(run.feature_shapes.size()) + " features");
   }
@@ -499,6 +508,7 @@ void Executor::export_nchw(const RunState& run, std::vector<float*> features, fl
 
 void Executor::full_labels(const RunState& run, int out_h, int out_w, uint8_t* out) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const ThreadPool::Caller on_its_cpu(pool_);
   if (run.stage < 1 || run.logits.size() < size_t(run.quarter_h) * run.quarter_w * classes_) {
     throw std::invalid_argument("full labels: the run has no logits yet");
   }
@@ -723,6 +733,7 @@ void Executor::run_fused_head(const Compiled& cp, Arena& a, const std::vector<fl
 
 StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features, const std::vector<uint8_t>* focus) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const ThreadPool::Caller on_its_cpu(pool_);
   Compiled* cp = const_cast<Compiled*>(&compiled_for(k, run.quarter_h, run.quarter_w));
   const Program& p = cp->prog;
   if (run.stage != k - 1) {
@@ -763,7 +774,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
     run.confidence.assign(positions, 0.f);
     run.labels.assign(positions, 0);
   }
-  run.spare.resize(p.out_features.size());
+  grow(run.spare, p.out_features.size());
   for (size_t i = 0; i < p.out_features.size(); i++) run.spare[i].resize(p.tensors[p.out_features[i]].floats());
   std::vector<float*> ptr(p.tensors.size(), nullptr);
   for (size_t t = 0; t < p.tensors.size(); t++) if (cp->offset[t] != kNone) ptr[t] = a.data.data() + cp->offset[t];

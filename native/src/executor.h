@@ -43,7 +43,7 @@ struct RunState {
   int stage = 0;                    // last stage whose outputs these are (0 = the image alone)
   int quarter_h = 0, quarter_w = 0; // the frame's 1/4-resolution size: which program size runs
   std::vector<Shape> feature_shapes;
-  std::vector<Buffer> features;     // NHWC
+  std::vector<Buffer> features;     // NHWC; the first feature_shapes.size() are the state's, the rest kept for later frames
   Buffer logits;                    // merged logits, NHWC [h][w][classes]
   std::vector<float> confidence;    // max softmax of the merged logits
   std::vector<uint8_t> labels;

@@ -17,6 +17,9 @@
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
 #include "../kernels/compact.h"
 #include "../kernels/conv.h"
 #include "../kernels/fill.h"
@@ -583,6 +586,41 @@ void test_thread_pool() {
     b.join();
     grp.check(total.load() == 2000, "two threads calling one pool");
   }
+#if defined(__linux__)
+  {
+    // A pool over every CPU the process may use pins each thread to its own one (the caller
+    // while a Caller guard lives) and gives the caller its CPU set back; other sizes do not pin.
+    cpu_set_t before;
+    CPU_ZERO(&before);
+    sched_getaffinity(0, sizeof before, &before);
+    std::vector<int> cpus;
+    for (int c = 0; c < CPU_SETSIZE; ++c) if (CPU_ISSET(c, &before)) cpus.push_back(c);
+    const int n = static_cast<int>(cpus.size());
+    grp.check(!ThreadPool(1).pinned() && !ThreadPool(n + 1).pinned(), "a pool of 1 or of more threads than CPUs is not pinned");
+    if (n >= 2) {
+      ThreadPool all(n);
+      grp.check(all.pinned(), fmt("a pool of %d threads on %d CPUs is pinned", n, n));
+      std::vector<int> seen(static_cast<size_t>(n), -1);
+      std::atomic<int> arrived{0};
+      {
+        const ThreadPool::Caller guard(all);
+        all.parallel_for(static_cast<size_t>(n), [&](size_t, int th) {
+          arrived.fetch_add(1);
+          const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          while (arrived.load() < n && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+          seen[static_cast<size_t>(th)] = sched_getcpu();
+        });
+      }
+      bool placed = true;
+      for (int t = 0; t < n; ++t) placed = placed && seen[static_cast<size_t>(t)] == cpus[static_cast<size_t>(t)];
+      grp.check(placed, "thread t of a pinned pool runs on the t-th allowed CPU, the caller on the first");
+      cpu_set_t after;
+      CPU_ZERO(&after);
+      sched_getaffinity(0, sizeof after, &after);
+      grp.check(CPU_EQUAL(&before, &after), "the caller gets its CPU set back");
+    }
+  }
+#endif
   {
     // An idle pool sleeps: over 300 ms of the caller sleeping, the process uses ~no CPU.
     ThreadPool big(4);
