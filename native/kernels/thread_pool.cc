@@ -64,11 +64,11 @@ std::vector<int> allowed_cpus() {
 }
 
 // Best effort: a CPU set that changed under us (a container's cpuset) leaves the thread where it was.
-void pin_current_thread(int cpu) {
+void pin_thread(pthread_t thread, int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  pthread_setaffinity_np(thread, sizeof set, &set);
 }
 #endif
 
@@ -77,7 +77,12 @@ void pin_current_thread(int cpu) {
 struct ThreadPool::State {
   int size = 1;
   std::vector<std::thread> workers;
-  std::vector<int> cpus;  // pinned: thread t's CPU (the caller's first); else empty
+  std::vector<int> cpus;  // pinned: the CPUs, in order; else empty
+  // pinned: per thread, the index in `cpus` of its CPU, which is also the block of every
+  // loop it takes first (so a CPU computes the same part of each map, whichever thread is
+  // on it); else thread t takes block t first
+  std::vector<int> home;
+  std::vector<std::thread::native_handle_type> handles;  // the workers', for re-pinning
 
   std::mutex mu;                   // guards stop, error, and the sleeps on the two conditions
   std::condition_variable wake;    // workers: a new generation (or stop)
@@ -107,7 +112,7 @@ void ThreadPool::State::run_tasks(int thread) {
   const void* outer = inside;
   inside = this;
   for (int k = 0; k < size; ++k) {
-    Block& b = blocks[(thread + k) % size];
+    Block& b = blocks[(home[static_cast<size_t>(thread)] + k) % size];
     for (size_t t; (t = b.next.fetch_add(1, std::memory_order_relaxed)) < b.end;) {
       try {
         (*fn)(t, thread);
@@ -122,9 +127,6 @@ void ThreadPool::State::run_tasks(int thread) {
 }
 
 void ThreadPool::State::worker(int thread) {
-#if defined(__linux__)
-  if (!cpus.empty()) pin_current_thread(cpus[static_cast<size_t>(thread)]);
-#endif
   uint64_t seen = 0;  // the last generation this worker joined or found closed
   for (;;) {
     const auto announced = [&] { return generation_of(job.load(std::memory_order_acquire)) != seen; };
@@ -158,8 +160,14 @@ ThreadPool::ThreadPool(int threads) : state_(new State) {
     if (cpus.size() == static_cast<size_t>(threads)) state_->cpus = std::move(cpus);
   }
 #endif
+  state_->home.resize(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) state_->home[static_cast<size_t>(t)] = t;
   for (int t = 1; t < threads; ++t) {
     state_->workers.emplace_back([s = state_.get(), t] { s->worker(t); });
+    state_->handles.push_back(state_->workers.back().native_handle());
+#if defined(__linux__)
+    if (!state_->cpus.empty()) pin_thread(state_->handles.back(), state_->cpus[static_cast<size_t>(t)]);
+#endif
   }
 }
 
@@ -183,9 +191,27 @@ struct ThreadPool::Caller::Saved {
 
 ThreadPool::Caller::Caller(const ThreadPool& pool) {
   if (!pool.pinned()) return;
+  State& s = *pool.state_;
   auto saved = std::make_unique<Saved>();
   if (pthread_getaffinity_np(pthread_self(), sizeof saved->set, &saved->set) != 0) return;
-  pin_current_thread(pool.state_->cpus[0]);
+  // The caller stays on the CPU it runs on: moving it would take that CPU from whatever runs
+  // there (the event loop handing the last stage's exit out, say). The worker homed on it
+  // moves to the CPU the caller's slot had, and the blocks follow the CPUs.
+  const int cpu = sched_getcpu();
+  int at = 0;
+  for (size_t i = 0; i < s.cpus.size(); ++i) if (s.cpus[i] == cpu) at = static_cast<int>(i);
+  {
+    std::lock_guard<std::mutex> lock(s.run_mu);  // no loop of another caller reads the homes meanwhile
+    if (s.home[0] != at) {
+      for (size_t t = 1; t < s.home.size(); ++t) {
+        if (s.home[t] != at) continue;
+        s.home[t] = s.home[0];
+        pin_thread(s.handles[t - 1], s.cpus[static_cast<size_t>(s.home[t])]);
+      }
+      s.home[0] = at;
+    }
+  }
+  pin_thread(pthread_self(), s.cpus[static_cast<size_t>(at)]);
   saved_ = std::move(saved);
 }
 

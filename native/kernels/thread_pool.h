@@ -11,7 +11,8 @@ class ThreadPool {
  public:
   // threads >= 1 (1 = every loop runs inline, no workers); throws std::invalid_argument else.
   // When the pool takes every CPU the process may run on (Linux; threads = that count > 1),
-  // each worker is pinned to one of them and a Caller guard pins its thread to the one left.
+  // each thread is pinned to one of them (the caller's through a Caller guard), and block j
+  // of every loop goes first to the thread on the j-th CPU.
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -30,10 +31,11 @@ class ThreadPool {
   // Whether the workers are pinned (see the constructor).
   bool pinned() const;
 
-  // While it lives, the calling thread runs on the CPU the workers left free (a pinned pool;
-  // otherwise it does nothing), and then gets its own CPU set back. A caller that moved
-  // between CPUs in the middle of a sequence of loops would leave its part of the data in
-  // the other CPU's cache, and the threads would contend for one CPU while another idles.
+  // While it lives (a pinned pool; otherwise it does nothing), the calling thread is pinned to
+  // the CPU it is on, and the worker that was pinned there moves to the CPU the caller had
+  // before; then the caller gets its own CPU set back. A thread that moved between CPUs in
+  // a sequence of loops would leave its part of the data in the other CPU's cache, and two
+  // of the pool's threads could contend for one CPU while another idles.
   class Caller {
    public:
     explicit Caller(const ThreadPool& pool);

@@ -588,36 +588,50 @@ void test_thread_pool() {
   }
 #if defined(__linux__)
   {
-    // A pool over every CPU the process may use pins each thread to its own one (the caller
-    // while a Caller guard lives) and gives the caller its CPU set back; other sizes do not pin.
-    cpu_set_t before;
-    CPU_ZERO(&before);
-    sched_getaffinity(0, sizeof before, &before);
+    // A pool over every CPU the process may use pins each thread to its own one: a Caller
+    // guard keeps the caller on the CPU it is on and moves the worker that was there, block j
+    // of a loop goes first to the thread on the j-th CPU, and the caller gets its CPU set back.
+    // Other sizes do not pin.
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    sched_getaffinity(0, sizeof all, &all);
     std::vector<int> cpus;
-    for (int c = 0; c < CPU_SETSIZE; ++c) if (CPU_ISSET(c, &before)) cpus.push_back(c);
+    for (int c = 0; c < CPU_SETSIZE; ++c) if (CPU_ISSET(c, &all)) cpus.push_back(c);
     const int n = static_cast<int>(cpus.size());
     grp.check(!ThreadPool(1).pinned() && !ThreadPool(n + 1).pinned(), "a pool of 1 or of more threads than CPUs is not pinned");
     if (n >= 2) {
-      ThreadPool all(n);
-      grp.check(all.pinned(), fmt("a pool of %d threads on %d CPUs is pinned", n, n));
-      std::vector<int> seen(static_cast<size_t>(n), -1);
-      std::atomic<int> arrived{0};
-      {
-        const ThreadPool::Caller guard(all);
-        all.parallel_for(static_cast<size_t>(n), [&](size_t, int th) {
-          arrived.fetch_add(1);
-          const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-          while (arrived.load() < n && std::chrono::steady_clock::now() < until) std::this_thread::yield();
-          seen[static_cast<size_t>(th)] = sched_getcpu();
-        });
+      ThreadPool pool_all(n);
+      grp.check(pool_all.pinned(), fmt("a pool of %d threads on %d CPUs is pinned", n, n));
+      for (int start : {0, n - 1, 0}) {
+        // the caller starts on the start-th CPU (as the scheduler might have put it there)
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpus[static_cast<size_t>(start)], &one);
+        sched_setaffinity(0, sizeof one, &one);
+        std::vector<int> cpu_of_task(static_cast<size_t>(n), -1);
+        std::vector<int> cpu_of_thread(static_cast<size_t>(n), -1);
+        std::atomic<int> arrived{0};
+        {
+          const ThreadPool::Caller guard(pool_all);
+          // each task waits for all: every thread runs exactly the block it takes first
+          pool_all.parallel_for(static_cast<size_t>(n), [&](size_t t, int th) {
+            arrived.fetch_add(1);
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (arrived.load() < n && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+            cpu_of_task[t] = sched_getcpu();
+            cpu_of_thread[static_cast<size_t>(th)] = sched_getcpu();
+          });
+        }
+        bool homed = true;
+        for (int t = 0; t < n; ++t) homed = homed && cpu_of_task[static_cast<size_t>(t)] == cpus[static_cast<size_t>(t)];
+        grp.check(homed, fmt("caller from CPU #%d: block j runs on the j-th CPU", start));
+        grp.check(cpu_of_thread[0] == cpus[static_cast<size_t>(start)], fmt("caller from CPU #%d: the caller stays on its CPU", start));
+        cpu_set_t after;
+        CPU_ZERO(&after);
+        sched_getaffinity(0, sizeof after, &after);
+        grp.check(CPU_EQUAL(&one, &after), fmt("caller from CPU #%d: the caller gets its CPU set back", start));
       }
-      bool placed = true;
-      for (int t = 0; t < n; ++t) placed = placed && seen[static_cast<size_t>(t)] == cpus[static_cast<size_t>(t)];
-      grp.check(placed, "thread t of a pinned pool runs on the t-th allowed CPU, the caller on the first");
-      cpu_set_t after;
-      CPU_ZERO(&after);
-      sched_getaffinity(0, sizeof after, &after);
-      grp.check(CPU_EQUAL(&before, &after), "the caller gets its CPU set back");
+      sched_setaffinity(0, sizeof all, &all);
     }
   }
 #endif
