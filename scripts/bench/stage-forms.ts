@@ -42,7 +42,7 @@ export interface FormTiming {
   native_import_ms: number | null;
 }
 
-/** Runs `fn` once untimed, then `repeats` times; the median ms. */
+/** Runs `fn` once untimed, then `repeats` times; the times in ms. */
 async function timed(repeats: number, fn: () => Promise<unknown>): Promise<number[]> {
   await fn();
   const times: number[] = [];
