@@ -82,7 +82,6 @@ struct ThreadPool::State {
   // loop it takes first (so a CPU computes the same part of each map, whichever thread is
   // on it); else thread t takes block t first
   std::vector<int> home;
-  std::vector<std::thread::native_handle_type> handles;  // the workers', for re-pinning
 
   std::mutex mu;                   // guards stop, error, and the sleeps on the two conditions
   std::condition_variable wake;    // workers: a new generation (or stop)
@@ -164,9 +163,8 @@ ThreadPool::ThreadPool(int threads) : state_(new State) {
   for (int t = 0; t < threads; ++t) state_->home[static_cast<size_t>(t)] = t;
   for (int t = 1; t < threads; ++t) {
     state_->workers.emplace_back([s = state_.get(), t] { s->worker(t); });
-    state_->handles.push_back(state_->workers.back().native_handle());
 #if defined(__linux__)
-    if (!state_->cpus.empty()) pin_thread(state_->handles.back(), state_->cpus[static_cast<size_t>(t)]);
+    if (!state_->cpus.empty()) pin_thread(state_->workers.back().native_handle(), state_->cpus[static_cast<size_t>(t)]);
 #endif
   }
 }
@@ -206,7 +204,7 @@ ThreadPool::Caller::Caller(const ThreadPool& pool) {
       for (size_t t = 1; t < s.home.size(); ++t) {
         if (s.home[t] != at) continue;
         s.home[t] = s.home[0];
-        pin_thread(s.handles[t - 1], s.cpus[static_cast<size_t>(s.home[t])]);
+        pin_thread(s.workers[t - 1].native_handle(), s.cpus[static_cast<size_t>(s.home[t])]);
       }
       s.home[0] = at;
     }

@@ -279,9 +279,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
     try {
       if (info.Length() != 1 || !info[0].IsObject()) bad("new Executor({stages, weights, classes, isa, threads})");
       const Napi::Object o = info[0].As<Napi::Object>();
-      const Napi::Value w = field(o, "weights");
-      if (!w.IsTypedArray()) bad("weights must be a Uint8Array");
-      const Napi::TypedArray wt = w.As<Napi::TypedArray>();
+      const Napi::TypedArray wt = typed_array(field(o, "weights"), napi_uint8_array, "weights");
       const uint8_t* weights = bytes_of(wt);
       std::vector<Program> programs;
       const Napi::Array stages = field(o, "stages").As<Napi::Array>();
@@ -344,9 +342,8 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       std::shared_ptr<Import> from = info.Length() > 4 ? parse_import(info[4]) : nullptr;
       std::shared_ptr<std::vector<uint8_t>> focus;
       if (info.Length() > 5 && !info[5].IsUndefined()) {
-        if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) bad("focus must be a Uint8Array");
-        const Napi::Uint8Array f = info[5].As<Napi::Uint8Array>();
-        focus = std::make_shared<std::vector<uint8_t>>(f.Data(), f.Data() + f.ElementLength());
+        const Napi::TypedArray f = typed_array(info[5], napi_uint8_array, "focus");
+        focus = std::make_shared<std::vector<uint8_t>>(bytes_of(f), bytes_of(f) + f.ElementLength());
       }
       auto out = std::make_shared<std::tuple<adpc::StageResult, std::vector<uint8_t>, std::vector<float>>>();
       std::shared_ptr<Executor> ex = ex_;
