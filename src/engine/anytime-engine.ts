@@ -117,6 +117,7 @@ const DELIVERY_WEIGHT = 0.1;
 
 export class AnytimeEngine {
   private readonly timers = new Map<string, StageTimer>();
+  private readonly fixedForms = new Map<string, StageForm | null>();
   /** What consumers take with an exit before asking for the next (encoding and sending it): part of when an exit arrives. */
   private deliveryMs = 0;
   readonly palette: Palette;
@@ -172,6 +173,23 @@ export class AnytimeEngine {
   /** Whether run() takes crops (`size`): the native executor runs every stage here. */
   regionsSupported(): boolean {
     return [1, 2, 3, 4].every((k) => this.bundle.native?.stages.includes(k));
+  }
+
+  /**
+   * The form stage k runs at every share, or null when the share decides it (then its
+   * predecessor's result must be seen first). Sampled at shares 0, 0.01, ..., 1: the forms'
+   * predicted times are piecewise linear, so a choice that differs only between two samples
+   * would be a near-tie, whichever form runs.
+   */
+  private formAtEveryShare(k: number, pinned: EngineOptions['forms']): StageForm | null {
+    const key = `${k}:${pinned?.[k as 1 | 2 | 3 | 4] ?? ''}`;
+    let form = this.fixedForms.get(key);
+    if (form === undefined) {
+      const first = this.formFor(k, 0, pinned);
+      form = Array.from({ length: 101 }, (_, i) => this.formFor(k, i / 100, pinned)).every((f) => f === first) ? first : null;
+      this.fixedForms.set(key, form);
+    }
+    return form;
   }
 
   /** Which form runs stage k when `share` of its positions will be computed. */
@@ -239,13 +257,30 @@ export class AnytimeEngine {
     let cumulative = 0;
     let expectedShare = 1;
 
+    // Whether stage k+1 runs whatever stage k's result: no budget that a result could exhaust,
+    // and a form that does not depend on the share. Then, if the loop below is waiting for
+    // stage k, stage k+1 starts as soon as stage k ends, before the engine's bookkeeping of
+    // stage k (about 0.1 ms a stage: docs/NATIVE.md); never more than one stage ahead of the
+    // loop, as when the loop starts it.
+    const unconditional = (k: number): boolean =>
+      k < EXITS && k + 1 <= maxExit && budget.gflops === undefined && budget.deadline_ms === undefined &&
+      this.formAtEveryShare(k + 1, pinned) !== null;
+    let awaiting = 0;
+    let early: Promise<StageRun | 'deadline' | 'cancelled'> | null = null;
+
     /**
      * Stage k on what stage k-1 left: its device slot, the deadline check once granted, the
      * run. Its failure is marked handled at once (it may come while the consumer has an exit,
      * before anything awaits it) and rethrown where it is awaited.
      */
     const startStage = (k: number, share: number): Promise<StageRun | 'deadline' | 'cancelled'> => {
-      const started = runStage(k, share);
+      const started = runStage(k, share).then((ran) => {
+        if (awaiting === k && typeof ran !== 'string' && unconditional(k) && !options.signal?.aborted) {
+          carried = ran.out.carried;
+          early = startStage(k + 1, 1);
+        }
+        return ran;
+      });
       started.catch(() => undefined);
       return started;
     };
@@ -282,6 +317,7 @@ export class AnytimeEngine {
     try {
       for (let k = 1; k <= EXITS; k++) {
         const stage = m.stages[k - 1]!;
+        awaiting = k;
         const ran = await next!;
         next = null;
         if (ran === 'deadline' || ran === 'cancelled') return ran;
@@ -296,7 +332,9 @@ export class AnytimeEngine {
 
         expectedShare = shareAtOrBelow(out.confidence, threshold, options.focus);
         const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned, size, area });
-        if (stop === null) next = startStage(k + 1, expectedShare);
+        // what started early ends before the run is given back, whether it is wanted or not
+        next = stop === null ? early ?? startStage(k + 1, expectedShare) : early;
+        early = null;
         const yieldedAt = performance.now();
         yield {
           exit: k,

@@ -177,6 +177,32 @@ describe('AnytimeEngine', () => {
     expect(events).toEqual(['device for stage 1', 'device for stage 2', 'exit 1', 'device for stage 3', 'exit 2', 'device for stage 4', 'exit 3', 'exit 4']);
   });
 
+  it('starts no stage past a stop when the forms do not depend on the share', async () => {
+    // pinned forms: each next stage starts as soon as the last one ends, unless a stop may come
+    const pinned = await AnytimeEngine.load(dir, { threads: 1, warmup: false, forms: { 1: 'masked', 2: 'masked', 3: 'masked', 4: 'masked' } });
+    try {
+      const asked: number[] = [];
+      const acquire = async (stage: number) => {
+        asked.push(stage);
+        return () => undefined;
+      };
+      expect((await collect(pinned.run(image, { acquire, budget: { max_exit: 2 } }))).map((r) => [r.exit, r.stop])).toEqual([[1, null], [2, 'max_exit']]);
+      expect(asked).toEqual([1, 2]);
+      asked.length = 0;
+      const gflops = pinned.info().exitGflops[0]! * 1.0001;
+      expect((await collect(pinned.run(image, { acquire, budget: { gflops, threshold: 1 } }))).map((r) => r.stop)).toEqual(['gflops']);
+      expect(asked).toEqual([1]);
+      asked.length = 0;
+      expect((await collect(pinned.run(image, { acquire, budget: { deadline_ms: 0.001 } }))).map((r) => r.stop)).toEqual(['deadline']);
+      expect(asked).toEqual([1]);
+      asked.length = 0;
+      expect((await collect(pinned.run(image, { acquire }))).map((r) => r.exit)).toEqual([1, 2, 3, 4]);
+      expect(asked).toEqual([1, 2, 3, 4]);
+    } finally {
+      await pinned.close();
+    }
+  });
+
   it('fails on the next call, not in the process, when a stage started early fails while the consumer has an exit', async () => {
     const acquire = async (stage: number) => {
       if (stage === 2) throw new Error('no device for stage 2');
