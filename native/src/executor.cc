@@ -25,8 +25,8 @@ void Buffer::resize(size_t floats) {
 }
 
 // The byte loops over masks and needed sets, cloned per x86 ISA (GCC picks one at load): 32
-// or 64 positions an instruction instead of 16.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// or 64 positions an instruction instead of 16. Not under ThreadSanitizer (see row_ops.cc).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define ADPC_BYTE_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define ADPC_BYTE_CLONES

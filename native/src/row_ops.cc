@@ -6,7 +6,8 @@
 
 // The loops here are short and over channels: cloned per x86 ISA (GCC picks one at load),
 // baseline code elsewhere.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Not under ThreadSanitizer: the clones' resolvers run before it is set up, and crash.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define ADPC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define ADPC_CLONES
