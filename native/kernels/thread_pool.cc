@@ -102,6 +102,11 @@ struct ThreadPool::State {
   };
   std::unique_ptr<Block[]> blocks;
   std::atomic<uint64_t> job{kClosed};
+  // post(): the task for the first worker, and whether it is still to run (true from post
+  // until the worker has run it; guarded by mu, read by the spinning worker without it)
+  std::function<void()> posted;
+  std::atomic<bool> posted_pending{false};
+  std::condition_variable posted_done;
 
   void run_tasks(int thread);
   void worker(int thread);
@@ -129,10 +134,19 @@ void ThreadPool::State::worker(int thread) {
   uint64_t seen = 0;  // the last generation this worker joined or found closed
   for (;;) {
     const auto announced = [&] { return generation_of(job.load(std::memory_order_acquire)) != seen; };
-    if (!spin_until(announced)) {
+    const auto has_post = [&] { return thread == 1 && posted_pending.load(std::memory_order_acquire); };
+    if (!spin_until([&] { return announced() || has_post(); })) {
       std::unique_lock<std::mutex> lock(mu);
-      wake.wait(lock, [&] { return stop || announced(); });
+      wake.wait(lock, [&] { return stop || announced() || has_post(); });
       if (stop) return;
+    }
+    if (has_post()) {
+      posted();
+      std::lock_guard<std::mutex> lock(mu);
+      posted = nullptr;
+      posted_pending.store(false, std::memory_order_release);
+      posted_done.notify_all();
+      continue;
     }
     uint64_t j = job.load(std::memory_order_acquire);
     seen = generation_of(j);
@@ -179,6 +193,28 @@ ThreadPool::~ThreadPool() {
 }
 
 int ThreadPool::size() const { return state_->size; }
+
+void ThreadPool::post(std::function<void()> fn) {
+  State& s = *state_;
+  if (s.workers.empty()) {
+    fn();
+    return;
+  }
+  settle();
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.posted = std::move(fn);
+    s.posted_pending.store(true, std::memory_order_release);
+  }
+  s.wake.notify_all();
+}
+
+void ThreadPool::settle() {
+  State& s = *state_;
+  if (!s.posted_pending.load(std::memory_order_acquire)) return;
+  std::unique_lock<std::mutex> lock(s.mu);
+  s.posted_done.wait(lock, [&] { return !s.posted_pending.load(std::memory_order_acquire); });
+}
 
 bool ThreadPool::pinned() const { return !state_->cpus.empty(); }
 

@@ -28,6 +28,13 @@ class ThreadPool {
   // spin for a few tens of microseconds, then sleep.
   void parallel_for(size_t tasks, const std::function<void(size_t, int)>& fn);
 
+  // Runs fn on the first worker while the caller goes on; settle() waits until it has run.
+  // One at a time (post settles the last one first). fn must not throw or use the pool; no
+  // loop of the pool may run meanwhile (settle first): the worker is busy with fn. With no
+  // workers, fn runs at once on the caller.
+  void post(std::function<void()> fn);
+  void settle();
+
   // Whether the workers are pinned (see the constructor).
   bool pinned() const;
 

@@ -97,6 +97,8 @@ class Executor {
  private:
   // stage k at the size it was exported for; other sizes (crops) compiled on first use
   const Compiled& compiled_for(int k, int quarter_h, int quarter_w);
+  // stage k's masks and needed sets on a worker, after stage k-1 (see executor.cc)
+  void prepare_next(const RunState& run, int k, float threshold, const std::vector<uint8_t>* focus);
   // the program's fused head (FusedHead in executor.cc) at its classifier's computed positions
   void run_fused_head(const Compiled& cp, Arena& a, const std::vector<float*>& ptr);
   std::vector<std::unique_ptr<Compiled>> stages_;

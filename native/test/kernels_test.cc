@@ -577,6 +577,37 @@ void test_thread_pool() {
     grp.check(ok, "3000 back-to-back loops, each complete");
   }
   {
+    // post(): the task runs on a worker while the caller goes on; settle() waits for it; a
+    // second post settles the first; loops run as before afterwards. With no workers it runs
+    // at once on the caller.
+    std::atomic<bool> release{false};
+    std::atomic<int> done{0};
+    std::thread::id ran_on;
+    pool.post([&] {
+      ran_on = std::this_thread::get_id();
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!release.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      done.fetch_add(1);
+    });
+    const bool went_on = done.load() == 0;  // the caller is not held up by the posted task
+    release = true;
+    pool.settle();
+    grp.check(went_on && done.load() == 1 && ran_on != std::this_thread::get_id(), "post runs the task on a worker; settle waits for it");
+    pool.post([&] { done.fetch_add(1); });
+    pool.post([&] { done.fetch_add(10); });
+    pool.settle();
+    grp.check(done.load() == 12, "each posted task runs once, one after another");
+    std::atomic<int> after{0};
+    pool.parallel_for(50, [&](size_t, int) { after.fetch_add(1); });
+    grp.check(after.load() == 50, "loops run after posted tasks");
+    ThreadPool alone(1);
+    bool inline_ran = false;
+    const std::thread::id me = std::this_thread::get_id();
+    alone.post([&] { inline_ran = std::this_thread::get_id() == me; });
+    grp.check(inline_ran, "with no workers a posted task runs at once, on the caller");
+    alone.settle();
+  }
+  {
     std::atomic<int> total{0};
     auto caller = [&] {
       for (int i = 0; i < 200; ++i) pool.parallel_for(5, [&](size_t, int) { total.fetch_add(1); });
