@@ -10,8 +10,8 @@
 namespace adpc {
 
 // Writes the positions q < n whose flag is non-zero (with `unset`, zero) to out, in order;
-// returns how many. out must have room for n: the entries past the count may be written too. Throws std::invalid_argument for an ISA this
-// build and CPU cannot run.
+// returns how many. out must have room for n: the entries past the count may be written too.
+// Throws std::invalid_argument for an ISA this build and CPU cannot run.
 size_t compact_positions(Isa isa, const uint8_t* flags, size_t n, int32_t* out, bool unset = false);
 
 }  // namespace adpc
