@@ -326,6 +326,12 @@ struct Executor::Arena {
     std::vector<float> confidence;
     bool valid = false;
   } prepared;
+  // Preparing pays while each stage is followed by its own run's next stage (one stream): when
+  // streams take turns, what was prepared is thrown away and the next call waits for it. The
+  // stage run_stage expects next, and whether the last such expectation held.
+  const RunState* expect_run = nullptr;
+  int expect_k = 0;
+  bool prepare_pays = true;
 };
 
 namespace {
@@ -847,6 +853,8 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   auto map = [&](int t) { const Shape& s = p.tensors[t]; return MapRef{ptr[t], s.h, s.w, s.c}; };
   auto term_of = [&](int t, const Bilinear* up) { const Shape& s = p.tensors[t]; return adpc::MapTerm{ptr[t], s.h, s.w, s.c, up}; };
 
+  // a frame's first stage follows another frame's: it says nothing about the streams
+  if (k > 1) a.prepare_pays = a.expect_run == &run && a.expect_k == k;
   // worked out already while the last stage's exit went out, if for the same run and settings
   Arena::Prepared& pre = a.prepared;
   const bool ready = pre.valid && pre.run == &run && pre.cp == cp && pre.threshold == threshold && pre.need_features == need_features &&
@@ -979,7 +987,10 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   if (need_features) for (int t : p.out_features) run.feature_shapes.push_back(p.tensors[t]);
   run.stage = k;
   StageResult result{a.counts};
-  if (need_features && k < 4 && has_stage(k + 1) && pool_.size() > 1) prepare_next(run, k + 1, threshold, focus);
+  const bool next = need_features && k < 4 && has_stage(k + 1);
+  a.expect_run = next ? &run : nullptr;
+  a.expect_k = k + 1;
+  if (next && a.prepare_pays && pool_.size() > 1) prepare_next(run, k + 1, threshold, focus);
   return result;
 }
 
@@ -988,6 +999,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
 // this stage's exit out (0.1-0.3 ms a stage, otherwise at the start of the next), guessing that
 // the next stage's features are needed unless it is the last. Every entry point settles it
 // first; run_stage uses it if the guess and the run match, and works them out itself if not.
+// Not while streams take turns (Arena::prepare_pays).
 void Executor::prepare_next(const RunState& run, int k, float threshold, const std::vector<uint8_t>* focus) {
   Arena& a = *arena_;
   Arena::Prepared& pre = a.prepared;
