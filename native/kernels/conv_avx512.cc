@@ -140,9 +140,9 @@ void fill_avx512(const FillJob& job, const float* zero) { fill_generic<Avx512>(j
 
 size_t compact_avx512(const uint8_t* flags, size_t n, int32_t* out, bool unset) {
   // 16 flags at a time: widened to 32 bits, tested, their indices compressed in a register and
-  // stored whole (the compress straight to memory is microcoded on AMD's Zen 4 and 5, several
-  // times slower). The store may write past the kept indices, never past out[n - 1]: count
-  // <= q, so count + 16 <= q + 16 <= n.
+  // stored whole (the compress straight to memory is slow on AMD's Zen 4 and 5: 0.60 us for
+  // 8192 flags against 0.35 us this way, a probe on this project's Zen 5). The store may write
+  // past the kept indices, never past out[n - 1]: count <= q, so count + 16 <= q + 16 <= n.
   const __m512i step = _mm512_set1_epi32(16);
   __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __mmask16 flip = unset ? 0xffff : 0;
