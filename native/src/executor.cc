@@ -264,10 +264,9 @@ void in_chunks(ThreadPool& pool, size_t count, size_t grain, Fn fn) {
 struct Positions {
   const int32_t* list = nullptr;
   size_t count = 0;
-  bool set = false;  // false: the op does not run
   size_t at(size_t j) const { return list ? size_t(list[j]) : j; }
-  static Positions of(const PositionList& v) { return {v.data(), v.size(), true}; }
-  static Positions whole(size_t n) { return {nullptr, n, true}; }
+  static Positions of(const PositionList& v) { return {v.data(), v.size()}; }
+  static Positions whole(size_t n) { return {nullptr, n}; }
 };
 
 // Packed weights of a stage, shared by its programs of every size.
@@ -986,7 +985,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   run.feature_shapes.clear();
   if (need_features) for (int t : p.out_features) run.feature_shapes.push_back(p.tensors[t]);
   run.stage = k;
-  StageResult result{a.counts};
+  StageResult result{a.counts};  // taken before the next stage's masks replace the counts
   const bool next = need_features && k < 4 && has_stage(k + 1);
   a.expect_run = next ? &run : nullptr;
   a.expect_k = k + 1;
