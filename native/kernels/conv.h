@@ -57,9 +57,14 @@ struct ConvJob {
   bool add_bias;
   bool relu;                     // max(0, .) last
   size_t npix;                   // may be 0 (then no pointer is read)
+  const float* post_bias = nullptr;  // nullptr, or cout floats added after the raw sum
+  ptrdiff_t raw_offset = 0;      // non-zero: each out row's raw sum also goes this many
+                                 // floats from it (a map beside out's, for the fills to read)
 };
 
-// out[i][n] = act(sum_t sum_c in[i*taps+t][c] * W[n][c][t] (+ bias[n]) (+ residual[i][n])).
+// raw[i][n] = sum_t sum_c in[i*taps+t][c] * W[n][c][t] (+ bias[n]),
+// out[i][n] = act(raw[i][n] (+ post_bias[n]) (+ residual[i][n])),
+// and out[i] + raw_offset holds raw[i] where raw_offset is set.
 // Single-threaded; the caller splits pixels across threads.
 void conv_rows(const PackedConv& conv, const ConvJob& job);
 

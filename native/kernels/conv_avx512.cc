@@ -101,8 +101,7 @@ void pair_tile(const float* const* in, int taps, int cin, const float* block,
       if (lone) y = _mm512_maskz_compress_ps(0x3333, y);
       if (e.add_bias) y = _mm512_add_ps(y, _mm512_load_ps(block + g * 16));
       const int cols = e.valid - g * 16 < 16 ? e.valid - g * 16 : 16;
-      store_columns<Avx512>(y, out[m] + e.col + g * 16,
-                            res != nullptr ? res[m] + e.col + g * 16 : nullptr, cols, e.relu);
+      store_columns<Avx512>(y, out[m], res != nullptr ? res[m] : nullptr, cols, e, e.col + g * 16);
     }
   }
 }

@@ -9,8 +9,8 @@
 
 namespace adpc {
 
-// At each listed position q of an h x w map of c channels (NHWC):
-//   map[q] = act(sum over the (2r+1)^2 window of weights[t] * map[q + t] where mask is set,
+// At each listed position q of an h x w map of c channels (NHWC), src = source or map:
+//   map[q] = act(sum over the (2r+1)^2 window of weights[t] * src[q + t] where mask is set,
 //                + bias (+ residual[q]))
 // in that order; neighbours outside the map or not computed count zero. The listed positions
 // are skipped ones (mask clear): only computed rows are read, only listed rows written.
@@ -25,6 +25,8 @@ struct FillJob {
   const float* bias;         // c
   const float* residual;     // null, or a map of the same layout added before the activation
   bool relu;
+  const float* source = nullptr;  // null, or a map of the same layout the window reads
+                                  // instead of map (the computed positions' raw sums)
 };
 
 // Single-threaded on `isa`'s kernels; throws std::invalid_argument for an ISA this build and

@@ -19,25 +19,37 @@
 namespace adpc {
 namespace detail {
 
-// One vector of results to n <= lanes columns of an output row: + residual, activation.
+struct TileEpilogue {
+  bool add_bias;
+  bool relu;
+  int col;                 // first output channel of the block
+  int valid;               // output channels of the block
+  const float* post;       // nullptr, or the job's post_bias
+  ptrdiff_t raw;           // the job's raw_offset
+};
+
+// One vector of raw sums to n <= lanes columns of an output row (at column `col` of it, and
+// of its raw row): the raw row, then + post bias, + residual, activation.
 template <class V>
-inline void store_columns(typename V::reg y, float* o, const float* r, int n, bool relu) {
+inline void store_columns(typename V::reg y, float* o, const float* r, int n, const TileEpilogue& e, int col) {
   const bool part = n < V::lanes;
-  if (r != nullptr) y = V::add(y, part ? V::load_part(r, n) : V::loadu(r));
-  if (relu) y = V::relu(y);
+  o += col;
+  if (e.raw != 0) {
+    if (part) V::store_part(o + e.raw, y, n);
+    else V::storeu(o + e.raw, y);
+  }
+  if (e.post != nullptr) y = V::add(y, part ? V::load_part(e.post + col, n) : V::loadu(e.post + col));
+  if (r != nullptr) {
+    r += col;
+    y = V::add(y, part ? V::load_part(r, n) : V::loadu(r));
+  }
+  if (e.relu) y = V::relu(y);
   if (part) {
     V::store_part(o, y, n);
   } else {
     V::storeu(o, y);
   }
 }
-
-struct TileEpilogue {
-  bool add_bias;
-  bool relu;
-  int col;    // first output channel of the block
-  int valid;  // output channels of the block
-};
 
 // MR output pixels x NRV vectors of output channels, each input value broadcast. `in` holds
 // the MR pixels' tap pointers, `block` the block's packed bias and weights, out/res the MR
@@ -79,9 +91,8 @@ void broadcast_tile(const float* const* in, int taps, int cin, const float* bloc
   for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
     for (int v = 0; v < NRV; ++v) {
-      store_columns<V>(acc[m][v], out[m] + e.col + v * L,
-                       res != nullptr ? res[m] + e.col + v * L : nullptr,
-                       v == NRV - 1 ? last : L, e.relu);
+      store_columns<V>(acc[m][v], out[m], res != nullptr ? res[m] : nullptr,
+                       v == NRV - 1 ? last : L, e, e.col + v * L);
     }
   }
 }
@@ -111,7 +122,7 @@ void conv_block(const ConvView& conv, const ConvBlock& b, const ConvJob& job, si
                 size_t count) {
   constexpr int MR = Tiles::mr;
   constexpr TileFn full = Tiles::template fn<MR>();
-  const TileEpilogue e{job.add_bias, job.relu, b.n0, b.valid};
+  const TileEpilogue e{job.add_bias, job.relu, b.n0, b.valid, job.post_bias, job.raw_offset};
   const float* block = conv.weights + b.offset;
   const size_t taps = static_cast<size_t>(conv.taps);
   const float* const* res = job.residual != nullptr ? job.residual + p0 : nullptr;
@@ -166,6 +177,7 @@ void fill_window(const FillJob& j, const float* zero) {
   using reg = typename V::reg;
   constexpr int L = V::lanes, S = 2 * R + 1, T = S * S;
   const size_t rc = static_cast<size_t>(j.c), w = static_cast<size_t>(j.w);
+  const float* src = j.source != nullptr ? j.source : j.map;
   const float* rows[T];
   ptrdiff_t offset[T];
 #pragma GCC unroll 49
@@ -185,7 +197,7 @@ void fill_window(const FillJob& j, const float* zero) {
 #pragma GCC unroll 49
       for (int t = 0; t < T; ++t) {
         const size_t nq = static_cast<size_t>(static_cast<ptrdiff_t>(q) + offset[t]);
-        rows[t] = j.mask[nq] != 0 ? j.map + nq * rc : zero;
+        rows[t] = j.mask[nq] != 0 ? src + nq * rc : zero;
       }
     } else {
 #pragma GCC unroll 49
@@ -193,7 +205,7 @@ void fill_window(const FillJob& j, const float* zero) {
         const int yy = y + t / S - R, xx = x + t % S - R;
         const bool inside = yy >= 0 && yy < j.h && xx >= 0 && xx < j.w;
         const size_t nq = inside ? static_cast<size_t>(yy) * w + static_cast<size_t>(xx) : q;
-        rows[t] = inside && j.mask[nq] != 0 ? j.map + nq * rc : zero;
+        rows[t] = inside && j.mask[nq] != 0 ? src + nq * rc : zero;
       }
     }
     float* out = j.map + q * rc;

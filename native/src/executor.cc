@@ -313,6 +313,7 @@ struct Executor::Arena {
   std::vector<uint8_t> footprint, flags, rows_scratch, row_scratch;
   std::vector<int> source_x;                     // nearest source column per column of a mask
   Buffer head_rows;                              // the fused head's scratch rows, per thread
+  Buffer raw;                                    // a masked conv's raw sums, which its fills read
   // The next stage's masks and needed sets, worked out on a worker after a stage (see the end
   // of run_stage) from copies of what they depend on; `valid` once done.
   struct Prepared {
@@ -695,9 +696,7 @@ static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& c
           break;
         }
         // bytewise over the map: the read, skipped positions, dilated by the fill's radius,
-        // say which masked positions a fill reads besides those read themselves. The computed
-        // positions are all finished after the fills: the BN shift, residual and ReLU at a
-        // position nothing reads cost little and are never read.
+        // say which masked positions a fill reads besides those read themselves.
         const size_t positions = os.positions();
         auto& flags = a.flags;
         auto& fillers = a.footprint;
@@ -895,8 +894,17 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
         const size_t sub = quantum <= kConvChunk ? kConvChunk / quantum * quantum : kConvChunk;
         // tasks of whole register tiles, not of whole set-up chunks: a low-resolution map of
         // 128 positions is then 6 tasks, not 96 + 32 on two threads
-        const size_t grain = grain_for(size_t(s.cin) * size_t(s.cout) * size_t(taps), std::min(quantum, sub));
-        in_chunks(pool_, C.count, grain, [&](size_t task_begin, size_t task_end) {
+        // The kernel finishes the computed positions (BN shift, residual, ReLU) as in a plain
+        // conv; the fills of read, skipped positions need their raw sums, which it also writes
+        // to a map aside (a loop finishing them after the fills took 0.2-0.65 ms more a CA frame).
+        const Positions skipped = fused ? Positions{} : a.skipped_of[i];
+        ptrdiff_t raw_offset = 0;
+        if (skipped.count > 0) {
+          a.raw.resize(os.floats());
+          raw_offset = ptrdiff_t(reinterpret_cast<uintptr_t>(a.raw.data()) - reinterpret_cast<uintptr_t>(out.data)) / ptrdiff_t(sizeof(float));
+        }
+        const float* post = fused ? nullptr : s.post_bias.data();
+        in_chunks(pool_, C.count, grain_for(size_t(s.cin) * size_t(s.cout) * size_t(taps), std::min(quantum, sub)), [&](size_t task_begin, size_t task_end) {
           const float* rows[kConvChunk * 9];
           float* outs[kConvChunk];
           const float* resid[kConvChunk];
@@ -931,25 +939,18 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
               outs[j - begin] = out.data + size_t(q) * os.c;
               if (res) resid[j - begin] = res + size_t(q) * os.c;
             }
-            conv_rows(pack, ConvJob{rows, outs, (fused && res) ? resid : nullptr, true, fused && s.relu, end - begin});
+            conv_rows(pack, ConvJob{rows, outs, res ? resid : nullptr, true, s.relu, end - begin, post, raw_offset});
           }
         });
-        if (fused) break;
-        // The read, skipped positions take the RBF fill of their computed neighbours' raw
-        // outputs; only then do the computed ones get their BN shift, residual and ReLU.
-        const Positions skipped = a.skipped_of[i];
+        if (skipped.count == 0) break;
+        // the read, skipped positions take the RBF fill of their computed neighbours' raw sums
         const uint8_t* M = a.masks[op.mask].data();
         const size_t window = size_t((2 * s.fill_radius + 1) * (2 * s.fill_radius + 1));
         in_chunks(pool_, skipped.count, grain_for(window * size_t(out.c), kChunk), [&](size_t b, size_t e) {
-          fill_positions(isa_, FillJob{skipped.list, b, e, out.data, out.h, out.w, out.c, M, s.fill.data(), s.fill_radius,
-                                       s.post_bias.data(), res, s.relu});
-        });
-        // cut as the conv was: the pool gives each thread the same pieces again, so each finishes
-        // the rows it computed, from its own cache (cut for the finish's own small work, a map
-        // of 16 channels was one piece, on one thread, half of it from the other core's cache:
-        // 1.7x the time)
-        in_chunks(pool_, C.count, grain, [&](size_t b, size_t e) {
-          finish(Span{C.list, b, e}, out, s.post_bias.data(), res, s.relu);
+          FillJob job{skipped.list, b, e, out.data, out.h, out.w, out.c, M, s.fill.data(), s.fill_radius,
+                      s.post_bias.data(), res, s.relu};
+          job.source = a.raw.data();
+          fill_positions(isa_, job);
         });
         break;
       }

@@ -37,12 +37,6 @@ Axis bilinear_axis(int in, int out) {
 
 namespace {
 
-inline void add_bias_act(float* __restrict o, const float* __restrict bias, const float* __restrict residual, bool relu, int n) {
-  if (residual) for (int c = 0; c < n; c++) o[c] += bias[c] + residual[c];
-  else for (int c = 0; c < n; c++) o[c] += bias[c];
-  if (relu) for (int c = 0; c < n; c++) o[c] = o[c] < 0.f ? 0.f : o[c];
-}
-
 // exp(x) for x <= 0 to about 1 ulp: 2^(x log2 e) as an integer power times a polynomial on
 // [-ln2/2, ln2/2]; branch-free so the loop over classes vectorises.
 inline float exp_nonpositive(float x) {
@@ -148,14 +142,6 @@ template <bool Acc>
 }
 
 }  // namespace
-
-ADPC_CLONES void finish(Span span, MapRef out, const float* bias, const float* residual, bool relu) {
-  const size_t rc = size_t(out.c);
-  for (size_t i = span.begin; i < span.end; i++) {
-    const size_t q = span.at(i);
-    add_bias_act(out.data + q * rc, bias, residual ? residual + q * rc : nullptr, relu, out.c);
-  }
-}
 
 ADPC_CLONES void sum_terms(Span span, MapRef out, const MapTerm* terms, size_t n, bool relu) {
   for (size_t i = span.begin; i < span.end; i++) {

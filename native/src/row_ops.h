@@ -32,9 +32,6 @@ struct MapRef {
   int h, w, c;
 };
 
-// out = act(out + bias + residual) at the listed rows.
-void finish(Span span, MapRef out, const float* bias, const float* residual, bool relu);
-
 struct MapTerm {
   const float* data;
   int h, w, c;

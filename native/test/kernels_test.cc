@@ -108,20 +108,22 @@ struct ConvCase {
   size_t npix;
   bool add_bias, relu, null_bias;
   Residual residual;
+  bool keep_raw = false;  // a post bias after the raw sums, which also go to rows aside
 };
 
 std::string describe(const ConvCase& k) {
   static const char* res[] = {"none", "separate", "aliased"};
-  return fmt("cout=%d cin=%d taps=%d npix=%zu bias=%d%s relu=%d residual=%s", k.cout, k.cin,
+  return fmt("cout=%d cin=%d taps=%d npix=%zu bias=%d%s relu=%d residual=%s raw=%d", k.cout, k.cin,
              k.taps, k.npix, k.add_bias, k.null_bias ? "(null)" : "", k.relu,
-             res[static_cast<int>(k.residual)]);
+             res[static_cast<int>(k.residual)], k.keep_raw);
 }
 
 void run_conv_case(const ConvCase& k, const std::vector<Isa>& isas, std::vector<Group>& groups) {
   std::vector<float> weight(static_cast<size_t>(k.cout) * k.cin * k.taps);
   for (float& w : weight) w = uniform(-1, 1);
-  std::vector<float> bias(k.cout);
+  std::vector<float> bias(k.cout), post(k.cout);
   for (float& b : bias) b = uniform(-1, 1);
+  for (float& b : post) b = uniform(-1, 1);
   // A pool of input rows, each unaligned and ending where its allocation ends (so that a
   // sanitizer build sees any read past a row); taps pick from it or the zero row.
   const size_t pool = std::max<size_t>(4, k.npix);
@@ -138,7 +140,7 @@ void run_conv_case(const ConvCase& k, const std::vector<Isa>& isas, std::vector<
     for (int n = 0; n < k.cout; ++n) resrows.row(i)[n] = uniform(-2, 2);
   }
   const bool use_bias = k.add_bias && !k.null_bias;
-  std::vector<double> want(k.npix * k.cout), scale(k.npix * k.cout);
+  std::vector<double> want(k.npix * k.cout), scale(k.npix * k.cout), want_raw(k.npix * k.cout), scale_raw(k.npix * k.cout);
   for (size_t i = 0; i < k.npix; ++i) {
     for (int n = 0; n < k.cout; ++n) {
       double s = use_bias ? bias[n] : 0.0, a = std::fabs(s);
@@ -149,6 +151,12 @@ void run_conv_case(const ConvCase& k, const std::vector<Isa>& isas, std::vector<
           s += term;
           a += std::fabs(term);
         }
+      }
+      want_raw[i * k.cout + n] = s;
+      scale_raw[i * k.cout + n] = a;
+      if (k.keep_raw) {
+        s += post[n];
+        a += std::fabs(post[n]);
       }
       if (k.residual != Residual::none) {
         s += resrows.row(i)[n];
@@ -176,6 +184,13 @@ void run_conv_case(const ConvCase& k, const std::vector<Isa>& isas, std::vector<
     ConvJob job{k.npix ? in.data() : nullptr, k.npix ? out.data() : nullptr,
                 k.residual == Residual::none ? nullptr : (k.npix ? res.data() : nullptr),
                 k.add_bias, k.relu, k.npix};
+    // the raw rows lie as far from the out rows as the two buffers from each other
+    GuardedRows raw(k.npix, k.cout);
+    if (k.keep_raw) {
+      job.post_bias = post.data();
+      job.raw_offset = static_cast<ptrdiff_t>(reinterpret_cast<uintptr_t>(raw.buf.data()) -
+                                              reinterpret_cast<uintptr_t>(target.buf.data())) / static_cast<ptrdiff_t>(sizeof(float));
+    }
     conv_rows(pc, job);
     int bad = 0;
     std::string first;
@@ -189,6 +204,14 @@ void run_conv_case(const ConvCase& k, const std::vector<Isa>& isas, std::vector<
     }
     grp.check(bad == 0, describe(k) + fmt(": %d wrong values", bad) + first);
     grp.check(target.guards_intact(), describe(k) + ": wrote outside its rows");
+    if (k.keep_raw) {
+      int bad_raw = 0;
+      for (size_t i = 0; i < k.npix; ++i) {
+        for (int n = 0; n < k.cout; ++n) bad_raw += !close_enough(raw.row(i)[n], want_raw[i * k.cout + n], scale_raw[i * k.cout + n]);
+      }
+      grp.check(bad_raw == 0, describe(k) + fmt(": %d wrong raw sums", bad_raw));
+      grp.check(raw.guards_intact(), describe(k) + ": wrote outside its raw rows");
+    }
   }
 }
 
@@ -212,7 +235,7 @@ void test_conv_rows(const std::vector<Isa>& isas) {
         size_t npix = edges[pick(0, sizeof edges / sizeof edges[0] - 1)];
         if (npix > max_pix) npix = static_cast<size_t>(pick(1, static_cast<int>(max_pix)));
         const ConvCase k{cout, cin, taps, npix, pick(0, 3) != 0, pick(0, 1) == 1, pick(0, 4) == 0,
-                         static_cast<Residual>(round++ % 3)};
+                         static_cast<Residual>(round++ % 3), pick(0, 3) == 0};
         run_conv_case(k, isas, groups);
       }
     }
@@ -228,8 +251,8 @@ void test_conv_rows(const std::vector<Isa>& isas) {
   }
   // The explicit edge cases: nothing, one pixel, a longer run over every flag combination.
   for (size_t npix : {size_t{0}, size_t{1}, size_t{250}}) {
-    for (int flags = 0; flags < 12; ++flags) {
-      const ConvCase k{19, 16, 9, npix, (flags & 1) != 0, (flags & 2) != 0, false, static_cast<Residual>(flags / 4)};
+    for (int flags = 0; flags < 24; ++flags) {
+      const ConvCase k{19, 16, 9, npix, (flags & 1) != 0, (flags & 2) != 0, false, static_cast<Residual>(flags / 4 % 3), flags >= 12};
       run_conv_case(k, isas, groups);
     }
   }
@@ -336,8 +359,9 @@ void test_fill(const std::vector<Isa>& isas) {
     Group grp(fmt("fill_positions %s vs naive", isa_name(isa)));
     for (int channels : {1, 3, 8, 15, 16, 17, 19, 32, 33, 64, 240}) {
       for (int radius : {0, 1, 2, 3}) {
-        for (int variant = 0; variant < 4; ++variant) {
-          const bool residual = variant & 1, relu = variant & 2;
+        for (int variant = 0; variant < 8; ++variant) {
+          // aside: the window reads a source map; the map's own computed rows must not be read
+          const bool residual = variant & 1, relu = variant & 2, aside = variant & 4;
           const int h = pick(1, 9), w = pick(1, 11), side = 2 * radius + 1;
           const size_t n = static_cast<size_t>(h) * w, c = static_cast<size_t>(channels);
           std::vector<uint8_t> mask(n);
@@ -351,9 +375,13 @@ void test_fill(const std::vector<Isa>& isas) {
           for (size_t q = 0; q < n; ++q) if (!mask[q]) skipped.push_back(static_cast<int32_t>(q));
           // a row outside the map where an uncomputed neighbour sits must never be read: poison it
           for (int32_t q : skipped) for (size_t k = 0; k < c; ++k) map[q * c + k] = std::nanf("");
+          const std::vector<float> source = map;
+          if (aside) for (size_t q = 0; q < n; ++q) if (mask[q]) for (size_t k = 0; k < c; ++k) map[q * c + k] = std::nanf("");
           const std::vector<float> before = map;
-          fill_positions(isa, FillJob{skipped.data(), 0, skipped.size(), map.data(), h, w, channels, mask.data(),
-                                      weights.data(), radius, bias.data(), residual ? res.data() : nullptr, relu});
+          FillJob job{skipped.data(), 0, skipped.size(), map.data(), h, w, channels, mask.data(),
+                      weights.data(), radius, bias.data(), residual ? res.data() : nullptr, relu};
+          if (aside) job.source = source.data();
+          fill_positions(isa, job);
           int bad = 0, touched = 0;
           for (size_t q = 0; q < n; ++q) {
             if (mask[q]) {
@@ -368,7 +396,7 @@ void test_fill(const std::vector<Isa>& isas) {
                   const int yy = y + dy, xx = x + dx;
                   if (yy < 0 || yy >= h || xx < 0 || xx >= w || !mask[static_cast<size_t>(yy) * w + xx]) continue;
                   const double term = static_cast<double>(weights[static_cast<size_t>((dy + radius) * side + dx + radius)]) *
-                                      before[(static_cast<size_t>(yy) * w + xx) * c + k];
+                                      source[(static_cast<size_t>(yy) * w + xx) * c + k];
                   s += term;
                   a += std::fabs(term);
                 }
@@ -379,7 +407,7 @@ void test_fill(const std::vector<Isa>& isas) {
               if (!close_enough(map[q * c + k], s, a)) ++bad;
             }
           }
-          const std::string what = fmt("channels=%d radius=%d residual=%d relu=%d %dx%d", channels, radius, residual, relu, h, w);
+          const std::string what = fmt("channels=%d radius=%d residual=%d relu=%d aside=%d %dx%d", channels, radius, residual, relu, aside, h, w);
           grp.check(bad == 0, what + fmt(": %d wrong values", bad));
           grp.check(touched == 0, what + ": wrote a computed row");
         }
