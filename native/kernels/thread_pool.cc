@@ -107,6 +107,7 @@ struct ThreadPool::State {
   std::function<void()> posted;
   std::atomic<bool> posted_pending{false};
   std::condition_variable posted_done;
+  std::atomic<uint64_t> nudges{0};  // nudge(): sleeping workers wake and spin again
 
   void run_tasks(int thread);
   void worker(int thread);
@@ -132,13 +133,16 @@ void ThreadPool::State::run_tasks(int thread) {
 
 void ThreadPool::State::worker(int thread) {
   uint64_t seen = 0;  // the last generation this worker joined or found closed
+  uint64_t seen_nudges = 0;
   for (;;) {
     const auto announced = [&] { return generation_of(job.load(std::memory_order_acquire)) != seen; };
     const auto has_post = [&] { return thread == 1 && posted_pending.load(std::memory_order_acquire); };
     if (!spin_until([&] { return announced() || has_post(); })) {
       std::unique_lock<std::mutex> lock(mu);
-      wake.wait(lock, [&] { return stop || announced() || has_post(); });
+      wake.wait(lock, [&] { return stop || announced() || has_post() || nudges.load(std::memory_order_relaxed) != seen_nudges; });
       if (stop) return;
+      seen_nudges = nudges.load(std::memory_order_relaxed);
+      if (!announced() && !has_post()) continue;  // nudged: spin again
     }
     if (has_post()) {
       posted();
@@ -214,6 +218,16 @@ void ThreadPool::settle() {
   if (!s.posted_pending.load(std::memory_order_acquire)) return;
   std::unique_lock<std::mutex> lock(s.mu);
   s.posted_done.wait(lock, [&] { return !s.posted_pending.load(std::memory_order_acquire); });
+}
+
+void ThreadPool::nudge() {
+  State& s = *state_;
+  if (s.workers.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.nudges.fetch_add(1, std::memory_order_relaxed);
+  }
+  s.wake.notify_all();
 }
 
 bool ThreadPool::pinned() const { return !state_->cpus.empty(); }

@@ -35,6 +35,10 @@ class ThreadPool {
   void post(std::function<void()> fn);
   void settle();
 
+  // Wakes sleeping workers to spin as after a loop, from any thread: a loop expected within
+  // tens of microseconds then finds them running, not waiting for a futex wake-up inside it.
+  void nudge();
+
   // Whether the workers are pinned (see the constructor).
   bool pinned() const;
 

@@ -347,6 +347,9 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       }
       auto out = std::make_shared<std::tuple<adpc::StageResult, std::vector<uint8_t>, std::vector<float>>>();
       std::shared_ptr<Executor> ex = ex_;
+      // the stage starts after a hop to a libuv thread (25-35 us here): long enough for a
+      // sleeping worker to wake meanwhile
+      ex->expect_stage();
       return RunWorker::start(env, run, info[0].As<Napi::Object>(), [=] {
         if (from) ex->import_state(run->state, k - 1, from->features, from->shapes, from->logits, from->confidence, from->labels);
         std::get<0>(*out) = ex->run_stage(run->state, k, threshold, need, focus.get());

@@ -86,6 +86,9 @@ class Executor {
   // Labels at out_h x out_w from the merged logits upsampled bilinearly (align_corners false).
   void full_labels(const RunState& run, int out_h, int out_w, uint8_t* out);
 
+  // A stage is about to be called for: the pool's sleeping workers start spinning (any thread).
+  void expect_stage() { pool_.nudge(); }
+
   // Per-op timing of every later run_stage (off by default: it costs a clock read per op).
   void set_profiling(bool on);
   // Stage k's timings: one per op, then masks, needed sets and merge.

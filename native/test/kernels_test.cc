@@ -636,6 +636,38 @@ void test_thread_pool() {
     alone.settle();
   }
   {
+    // nudge(): from any thread, with the workers asleep, spinning, in a loop or in a posted
+    // task, every loop still completes and every posted task runs once; a pool destroyed right
+    // after one stops.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // past the spin: workers asleep
+    pool.nudge();
+    std::atomic<long> sum{0};
+    pool.parallel_for(100, [&](size_t, int) { sum.fetch_add(1); });
+    bool ok = sum.load() == 100;
+    std::atomic<bool> stop{false};
+    std::thread nudger([&] {
+      while (!stop.load()) pool.nudge();
+    });
+    for (int it = 0; it < 500 && ok; ++it) {
+      sum = 0;
+      pool.parallel_for(7, [&](size_t, int) { sum.fetch_add(1); });
+      ok = sum.load() == 7;
+      if (it % 100 == 99) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+    std::atomic<int> posted{0};
+    pool.post([&] { posted.fetch_add(1); });
+    pool.settle();
+    stop = true;
+    nudger.join();
+    grp.check(ok && posted.load() == 1, "loops and posted tasks complete while another thread nudges");
+    { ThreadPool nudged(2); nudged.nudge(); }
+    ThreadPool alone(1);
+    alone.nudge();
+    sum = 0;
+    alone.parallel_for(3, [&](size_t, int) { sum.fetch_add(1); });
+    grp.check(sum.load() == 3, "a pool without workers ignores a nudge");
+  }
+  {
     std::atomic<int> total{0};
     auto caller = [&] {
       for (int i = 0; i < 200; ++i) pool.parallel_for(5, [&](size_t, int) { total.fetch_add(1); });
