@@ -30,7 +30,7 @@ export interface Hello {
   readonly request_id: string;
   readonly stream_id: number;
   readonly model: ModelDescription;
-  readonly reuse: { readonly enabled: boolean; readonly crops: boolean; readonly margin: number; readonly focus_margin: number | null; readonly keyframe_interval: number };
+  readonly reuse: { readonly enabled: boolean; readonly regions: boolean; readonly margin: number; readonly label_margin: number; readonly keyframe_interval: number };
 }
 
 export interface ConfigReply extends Required<StreamConfig> {

@@ -1,6 +1,6 @@
-// npm run bench:stream -- [--json] [--sequences N] [--frames F] [--moving N] [--margins 0,16,32,64]
-//                         [--threads T] [--bundle DIR] [--keyframe-interval N] [--margin PX]
-//                         [--area-cost A] [--crop-overhead B]
+// npm run bench:stream -- [--json] [--sequences N] [--frames F] [--moving N] [--margins 8,16,24,32]
+//                         [--label-margins 0,8] [--threads T] [--bundle DIR] [--keyframe-interval N]
+//                         [--margin PX] [--label-margin PX] [--max-share S]
 //
 // Region reuse on the fixed static-camera test clips (src/synth/sequences.ts TEST_SEQUENCES),
 // full-frame processing and reuse interleaved frame by frame in one run (their order swapped
@@ -8,7 +8,7 @@
 // crops and pasting included), mIoU of the final labels over all frames against the clips'
 // ground truth, the share of the frame recomputed, keyframes, and the slowest reuse frame
 // against the median full frame. Then the moving-camera clips (reuse must fall back to full
-// frames at no extra cost), and with --margins the accuracy and cost per context margin.
+// frames at no extra cost), and with --margins the accuracy and cost per margin.
 
 import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
@@ -34,11 +34,10 @@ const Options = z.object({
   moving: z.coerce.number().int().min(0).max(TEST_SEQUENCES.moving.length),
   margins: z.string().transform(list).pipe(z.array(z.number().int().min(0).max(256))),
   margin: z.coerce.number().int().min(0).max(256),
-  focusMargins: z.string().transform(list).pipe(z.array(z.number().int().min(-1).max(256))),
-  focusMargin: z.coerce.number().int().min(-1).max(256),
+  labelMargins: z.string().transform(list).pipe(z.array(z.number().int().min(0).max(256))),
+  labelMargin: z.coerce.number().int().min(0).max(256),
   keyframeInterval: z.coerce.number().int().min(1).max(10_000),
-  areaCost: z.coerce.number().min(0.1).max(10),
-  cropOverhead: z.coerce.number().min(0).max(1),
+  maxShare: z.coerce.number().min(0).max(1),
   threads: z.coerce.number().int().min(0).max(256),
   json: z.boolean(),
 });
@@ -49,13 +48,12 @@ function parseOptions() {
     .option('--sequences <n>', 'static test clips', String(TEST_SEQUENCES.static.length))
     .option('--frames <n>', 'frames per clip', String(TEST_SEQUENCES.frames))
     .option('--moving <n>', 'moving-camera test clips', String(TEST_SEQUENCES.moving.length))
-    .option('--margins <list>', 'context margins (px) to compare, comma separated', '')
-    .option('--margin <px>', 'context margin of the reuse run', String(DEFAULT_REUSE.margin))
-    .option('--focus-margin <px>', 'pixels around a centre stages 2-4 compute (-1: the whole crop)', String(DEFAULT_REUSE.focusMargin ?? -1))
-    .option('--focus-margins <list>', 'focus margins to compare with each of --margins (-1: the whole crop)', '')
+    .option('--margins <list>', 'margins (px) to compare, comma separated', '')
+    .option('--margin <px>', 'pixels around the changed blocks that a frame recomputes', String(DEFAULT_REUSE.margin))
+    .option('--label-margin <px>', 'pixels around the changed blocks whose labels a frame replaces', String(DEFAULT_REUSE.labelMargin))
+    .option('--label-margins <list>', 'label margins to compare with each of --margins', '')
     .option('--keyframe-interval <n>', 'frames between keyframes', String(DEFAULT_REUSE.keyframeInterval))
-    .option('--area-cost <a>', 'the planner\'s crop cost per unit of area (cost_fit.area_cost)', String(DEFAULT_REUSE.areaCost))
-    .option('--crop-overhead <b>', 'the planner\'s fixed cost per crop (cost_fit.crop_overhead)', String(DEFAULT_REUSE.cropOverhead))
+    .option('--max-share <s>', 'recomputed share above which a frame runs whole', String(DEFAULT_REUSE.maxShare))
     .option('--threads <n>', 'threads (0 = all cores)', '0')
     .option('--json', 'print the JSON report', false)
     .parse();
@@ -90,8 +88,6 @@ class Arm {
   readonly modes = { full: 0, regions: 0, reused: 0 };
   readonly keyframes: Record<string, number> = {};
   readonly shares: number[] = [];
-  /** Crops run per frame, in the order of `ms`. */
-  readonly crops: number[] = [];
   /** Each frame's mode, in the order of `ms`. */
   readonly frameModes: string[] = [];
 
@@ -121,23 +117,22 @@ class Arm {
       this.modes[last.reuse.mode]++;
       this.frameModes.push(last.reuse.mode);
       this.shares.push(last.reuse.recomputedShare);
-      this.crops.push(last.reuse.regions.length);
       if (last.reuse.keyframe) this.keyframes[last.reuse.keyframe] = (this.keyframes[last.reuse.keyframe] ?? 0) + 1;
     }
   }
 
   /**
    * Each frame against the same frame's full run (they ran next to each other): by mode, the
-   * share above 1.15x, and the planner's cost model fitted to the regions frames (their time
-   * against the full run = area_cost x crop share + crop_overhead x crops: ReuseSettings).
+   * share above 1.15x, and what a regions frame costs against the full run fitted to its
+   * recomputed share: fixed + per_share x share (what ReuseSettings.maxShare weighs).
    */
   paired(full: Arm) {
     const ratios = this.ms.map((ms, i) => ms / full.ms[i]!);
     const regions = ratios.map((_, i) => i).filter((i) => this.frameModes[i] === 'regions');
-    const fit = regions.length >= 10 ? fitTwo(regions.map((i) => this.shares[i]!), regions.map((i) => this.crops[i]!), regions.map((i) => ratios[i]!)) : null;
+    const fit = regions.length >= 10 ? fitTwo(regions.map((i) => this.shares[i]!), regions.map(() => 1), regions.map((i) => ratios[i]!)) : null;
     const of = (mode: string) => ratios.filter((_, i) => this.frameModes[i] === mode);
     return {
-      cost_fit: fit ? { area_cost: round(fit.a, 3), crop_overhead: round(fit.b, 4), frames: fit.points } : null,
+      cost_fit: fit ? { per_share: round(fit.a, 3), fixed: round(fit.b, 4), frames: fit.points } : null,
       keyframe_median: round(median(of('full')), 3),
       regions_median: round(median(of('regions')), 3),
       regions_p99: round(quantile(of('regions'), 0.99), 3),
@@ -183,11 +178,10 @@ async function main(): Promise<void> {
   const o = parseOptions();
   const threads = o.threads || availableParallelism();
   const engine = await AnytimeEngine.load(resolve(o.bundle), { threads });
-  if (!engine.regionsSupported()) throw new Error(`this bundle runs no crops here: ${JSON.stringify(engine.info().native)}`);
+  if (!engine.regionsSupported()) throw new Error(`this bundle runs no regions here: ${JSON.stringify(engine.info().native)}`);
   const classes = engine.manifest.classes.length;
-  const focus = (px: number) => (px < 0 ? null : px);
   const settings: ReuseSettings = {
-    ...DEFAULT_REUSE, margin: o.margin, focusMargin: focus(o.focusMargin), keyframeInterval: o.keyframeInterval, areaCost: o.areaCost, cropOverhead: o.cropOverhead,
+    ...DEFAULT_REUSE, margin: o.margin, labelMargin: o.labelMargin, keyframeInterval: o.keyframeInterval, maxShare: o.maxShare,
   };
 
   const painting = new Progress('painting clips', o.sequences + o.moving);
@@ -221,14 +215,14 @@ async function main(): Promise<void> {
   // each setting against full frames again, interleaved: the machine's speed drifts between passes
   const margins = [];
   for (const margin of o.margins) {
-    for (const focusMargin of o.focusMargins.length > 0 ? o.focusMargins : [o.focusMargin]) {
+    for (const labelMargin of o.labelMargins.length > 0 ? o.labelMargins : [o.labelMargin]) {
       const base = new Arm(classes, null);
-      const arm = new Arm(classes, { ...settings, margin, focusMargin: focus(focusMargin) });
-      await interleave(engine, staticClips, [base, arm], `margin ${margin}, focus ${focusMargin}`);
+      const arm = new Arm(classes, { ...settings, margin, labelMargin });
+      await interleave(engine, staticClips, [base, arm], `margin ${margin}, labels ${labelMargin}`);
       const s = arm.summary();
       const b = base.summary();
       margins.push({
-        margin, focus_margin: focus(focusMargin), miou: s.miou, miou_vs_full: round(s.miou - b.miou, 2), recomputed_share: s.recomputed_share,
+        margin, label_margin: labelMargin, miou: s.miou, miou_vs_full: round(s.miou - b.miou, 2), recomputed_share: s.recomputed_share,
         ms_vs_full: round(s.ms_per_frame / b.ms_per_frame, 3),
       });
     }
@@ -263,9 +257,9 @@ async function main(): Promise<void> {
   console.log(`each frame against its own full run: ${JSON.stringify(reuseSummary.vs_same_frame_full)}`);
   if (moving) console.log(`moving camera: reuse ${moving.reuse.ms_per_frame} ms vs full ${moving.full.ms_per_frame} ms per frame (${moving.ratio}x), modes ${JSON.stringify(moving.reuse.modes)}`);
   if (margins.length > 0) {
-    console.log('| margin px | stages 2-4 around the centre px | mIoU | vs full | recomputed share | compute vs full |');
+    console.log('| margin px | label margin px | mIoU | vs full | recomputed share | compute vs full |');
     console.log('|---|---|---|---|---|---|');
-    for (const m of margins) console.log(`| ${m.margin} | ${m.focus_margin ?? 'whole crop'} | ${m.miou} | ${m.miou_vs_full} | ${m.recomputed_share} | ${m.ms_vs_full}x |`);
+    for (const m of margins) console.log(`| ${m.margin} | ${m.label_margin} | ${m.miou} | ${m.miou_vs_full} | ${m.recomputed_share} | ${m.ms_vs_full}x |`);
   }
 }
 

@@ -32,12 +32,10 @@ const Config = z.object({
   deviceConcurrency: z.coerce.number().int().min(1).max(64).default(1),
   reuse: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   reuseMargin: z.coerce.number().int().min(0).max(256).default(DEFAULT_REUSE.margin),
-  /** -1: stages 2-4 compute the whole crop (null in the settings). */
-  reuseFocusMargin: z.coerce.number().int().min(-1).max(256).default(DEFAULT_REUSE.focusMargin ?? -1).transform((v) => (v < 0 ? null : v)),
+  reuseLabelMargin: z.coerce.number().int().min(0).max(256).default(DEFAULT_REUSE.labelMargin),
   reuseKeyframeInterval: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_REUSE.keyframeInterval),
-  /** The crop cost model (README "Performance", static cameras): `npm run bench:stream` fits both on a machine. */
-  reuseAreaCost: z.coerce.number().min(0.1).max(10).default(DEFAULT_REUSE.areaCost),
-  reuseCropOverhead: z.coerce.number().min(0).max(1).default(DEFAULT_REUSE.cropOverhead),
+  /** README "Performance", static cameras: `npm run bench:stream` fits what a regions frame costs on a machine. */
+  reuseMaxShare: z.coerce.number().min(0).max(1).default(DEFAULT_REUSE.maxShare),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -69,10 +67,9 @@ export const ENV_NAMES: Readonly<Record<keyof ServerConfig, string>> = Object.fr
   deviceConcurrency: 'ADPC_DEVICE_CONCURRENCY',
   reuse: 'ADPC_REUSE',
   reuseMargin: 'ADPC_REUSE_MARGIN',
-  reuseFocusMargin: 'ADPC_REUSE_FOCUS_MARGIN',
+  reuseLabelMargin: 'ADPC_REUSE_LABEL_MARGIN',
   reuseKeyframeInterval: 'ADPC_REUSE_KEYFRAME_INTERVAL',
-  reuseAreaCost: 'ADPC_REUSE_AREA_COST',
-  reuseCropOverhead: 'ADPC_REUSE_CROP_OVERHEAD',
+  reuseMaxShare: 'ADPC_REUSE_MAX_SHARE',
   logLevel: 'LOG_LEVEL',
 });
 

@@ -45,6 +45,26 @@ void grow(std::vector<Buffer>& buffers, size_t n) {
   if (buffers.size() < n) buffers.resize(n);
 }
 
+// Where a state's features are: the image, or the last stage's kept outputs.
+std::vector<Buffer>& state_features(RunState& run) { return run.stage == 0 ? run.image : run.outputs[size_t(run.stage - 1)]; }
+const std::vector<Buffer>& state_features(const RunState& run) { return run.stage == 0 ? run.image : run.outputs[size_t(run.stage - 1)]; }
+
+// Where a tensor of h x w positions lies in a 1/4-resolution focus: a position is in it when
+// any 1/4-resolution position it covers is.
+void focus_at(const std::vector<uint8_t>& focus, int quarter_h, int quarter_w, int h, int w, uint8_t* out) {
+  const int fy = quarter_h / h, fx = quarter_w / w;
+  for (int y = 0; y < h; y++) {
+    for (int x = 0; x < w; x++) {
+      uint8_t any = 0;
+      for (int dy = 0; dy < fy; dy++) {
+        const uint8_t* row = focus.data() + size_t(y * fy + dy) * quarter_w + size_t(x) * fx;
+        for (int dx = 0; dx < fx; dx++) any |= uint8_t(row[dx] != 0);
+      }
+      out[size_t(y) * w + x] = any;
+    }
+  }
+}
+
 // PyTorch's nearest source index (mode "nearest") for one axis.
 int nearest_index(int o, int in, int out) {
   if (in == out) return o;
@@ -59,17 +79,27 @@ struct Needed {
   // Most tensors of a stage are read everywhere or nowhere, so the bytes are cleared only when
   // a first position is marked, and kept at their largest size: the arena's tensor i is a
   // different map in every stage.
+  // Set where a tensor is computed no matter who reads it: stage 1's kept features, refreshed
+  // in a focus, are read as they are elsewhere.
+  bool frozen = false;
   void reset(size_t positions) {
-    all = any = false;
+    all = any = frozen = false;
     if (positions > capacity_) {
       store_.reset(new uint8_t[positions]);
       capacity_ = positions;
     }
     size_ = positions;
   }
-  void set_all() { all = any = true; }
+  void set_all() {
+    if (!frozen) all = any = true;
+  }
   // the bytes to mark positions in, cleared if nothing was marked yet
   uint8_t* mark() {
+    if (frozen) {
+      // reads here take what the tensor holds: marks go nowhere
+      if (discard_.size() < size_) discard_.resize(size_);
+      return discard_.data();
+    }
     if (!any) std::memset(store_.get(), 0, size_);
     any = true;
     return store_.get();
@@ -79,6 +109,7 @@ struct Needed {
 
  private:
   std::unique_ptr<uint8_t[]> store_;
+  std::vector<uint8_t> discard_;
   size_t capacity_ = 0, size_ = 0;
 };
 
@@ -231,8 +262,8 @@ ADPC_BYTE_CLONES void mark_bilinear_support(const uint8_t* out, const Shape& os,
 constexpr size_t kTasksPerThread = 4;
 
 // The least work worth a task of its own, in multiply-adds (or the like): waking the pool and
-// waiting for it costs a few microseconds, which the small maps of crops and of the low
-// resolutions would otherwise pay op after op.
+// waiting for it costs a few microseconds, which the small maps of the low resolutions and
+// the few positions of a small focus would otherwise pay op after op.
 constexpr size_t kTaskWork = size_t(1) << 16;
 
 // A grain (multiple of `quantum`) for items of `cost` each.
@@ -371,6 +402,7 @@ struct Executor::Arena {
     const Executor::Compiled* cp = nullptr;
     float threshold = 0;
     bool need_features = false;
+    bool keep = false;
     bool has_focus = false;
     std::vector<uint8_t> focus;
     std::vector<float> confidence;
@@ -559,22 +591,11 @@ const Executor::Compiled& Executor::compiled_for(int k, int quarter_h, int quart
   for (const auto& c : stages_) if (c->prog.stage == k) base = c.get();
   if (!base) throw std::invalid_argument("native executor: no program for stage " + std::to_string(k));
   const Shape& q = base->prog.tensors[base->prog.out_logits];
-  if (q.h == quarter_h && q.w == quarter_w) return *base;
-  for (auto it = sized_.begin(); it != sized_.end(); ++it) {
-    const Shape& s = (*it)->prog.tensors[(*it)->prog.out_logits];
-    if ((*it)->prog.stage == k && s.h == quarter_h && s.w == quarter_w) {
-      // least recently used last out: a fixed camera's crops keep coming in the same sizes
-      std::rotate(it, it + 1, sized_.end());
-      return *sized_.back();
-    }
+  if (q.h != quarter_h || q.w != quarter_w) {
+    throw std::invalid_argument("native executor: a " + std::to_string(quarter_h * 4) + "x" + std::to_string(quarter_w * 4) + " image, the programs' is " +
+                                std::to_string(q.h * 4) + "x" + std::to_string(q.w * 4));
   }
-  // every crop size of a 256x512 input (8 x 16 multiples of 32) for every stage fits
-  if (sized_.size() >= 512) sized_.erase(sized_.begin());
-  auto c = compile(base->prog.scaled(quarter_h, quarter_w), base->packs);
-  // the weights run from the base program's packs: a sized copy keeps only the shapes, biases and fills
-  for (Op& op : c->prog.ops) std::vector<float>().swap(op.conv.weight);
-  sized_.push_back(std::move(c));
-  return *sized_.back();
+  return *base;
 }
 
 void Executor::import_state(RunState& run, int stage, const std::vector<const float*>& features_nchw,
@@ -586,18 +607,28 @@ void Executor::import_state(RunState& run, int stage, const std::vector<const fl
   const ThreadPool::Caller on_its_cpu(pool_);
   if (features_nchw.size() != shapes.size() || shapes.empty()) throw std::invalid_argument("import: features and shapes differ");
   const Shape lo{classes_, shapes[0].h, shapes[0].w};
+  if (stage < 0 || stage > 3) throw std::invalid_argument("import: the state of stage 0 (the image) to 3");
   if (stage == 0 && (shapes[0].h % 4 != 0 || shapes[0].w % 4 != 0)) throw std::invalid_argument("import: the image size must be a multiple of 4");
+  const int quarter_h = stage == 0 ? shapes[0].h / 4 : shapes[0].h;
+  const int quarter_w = stage == 0 ? shapes[0].w / 4 : shapes[0].w;
+  // kept outputs hold a picture of the run's size; the stages before an imported one did not run
+  if (stage > 0 || quarter_h != run.quarter_h || quarter_w != run.quarter_w) run.kept.fill(false);
+  if (stage > 0) {
+    run.kept[size_t(stage - 1)] = true;
+    run.reached = stage;
+  }
   run.stage = stage;
-  run.quarter_h = stage == 0 ? shapes[0].h / 4 : shapes[0].h;
-  run.quarter_w = stage == 0 ? shapes[0].w / 4 : shapes[0].w;
+  run.quarter_h = quarter_h;
+  run.quarter_w = quarter_w;
   run.feature_shapes = shapes;
-  grow(run.features, shapes.size());
+  std::vector<Buffer>& into = state_features(run);
+  grow(into, shapes.size());
   auto transpose = [&](const float* src, const Shape& s, float* dst) {
     in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { transpose_positions(src, s.positions(), s.c, b, e, dst, false); });
   };
   for (size_t i = 0; i < shapes.size(); i++) {
-    run.features[i].resize(shapes[i].floats());
-    transpose(features_nchw[i], shapes[i], run.features[i].data());
+    into[i].resize(shapes[i].floats());
+    transpose(features_nchw[i], shapes[i], into[i].data());
   }
   if (stage == 0) return;  // the image: stage 1 makes the first logits
   if (!logits_nchw || !confidence || !labels) throw std::invalid_argument("import: a stage's outputs need logits, confidence and labels");
@@ -617,7 +648,8 @@ void Executor::export_nchw(const RunState& run, std::vector<float*> features, fl
   auto transpose = [&](const float* src, const Shape& s, float* dst) {
     in_chunks(pool_, s.positions(), 256, [&](size_t b, size_t e) { transpose_positions(src, s.positions(), s.c, b, e, dst, true); });
   };
-  for (size_t i = 0; i < features.size(); i++) transpose(run.features[i].data(), run.feature_shapes[i], features[i]);
+  const std::vector<Buffer>& from = state_features(run);
+  for (size_t i = 0; i < features.size(); i++) transpose(from[i].data(), run.feature_shapes[i], features[i]);
   transpose(run.logits.data(), Shape{classes_, run.feature_shapes[0].h, run.feature_shapes[0].w}, logits);
 }
 
@@ -647,7 +679,7 @@ std::vector<OpTiming> Executor::profile(int k) {
 }
 
 // The masks: 1/4 resolution from the confidence, nearest-resized to the other resolutions.
-// Stage 1 computes everything.
+// Stage 1 computes everything, or its focus.
 static void make_masks(Isa isa, Executor::Arena& a, const Program& p, const float* confidence, float threshold, const std::vector<uint8_t>* focus) {
   const Shape& quarter = p.tensors[p.out_logits];
   const size_t n = p.resolutions.size();
@@ -660,7 +692,7 @@ static void make_masks(Isa isa, Executor::Arena& a, const Program& p, const floa
     const int h = p.resolutions[r].first, w = p.resolutions[r].second;
     auto& m = a.masks[r];
     m.resize(size_t(h) * w);
-    if (p.stage == 1) {
+    if (p.stage == 1 && !focus) {
       std::fill(m.begin(), m.end(), uint8_t(1));
     } else {
       a.source_x.resize(size_t(w));
@@ -672,7 +704,8 @@ static void make_masks(Isa isa, Executor::Arena& a, const Program& p, const floa
         uint8_t* row = m.data() + size_t(y) * w;
         for (int x = 0; x < w; x++) {
           const int sx = a.source_x[size_t(x)];
-          row[x] = uint8_t(conf[sx] <= threshold) & (f ? uint8_t(f[sx] != 0) : uint8_t(1));
+          const uint8_t test = p.stage == 1 ? uint8_t(1) : uint8_t(conf[sx] <= threshold);
+          row[x] = test & (f ? uint8_t(f[sx] != 0) : uint8_t(1));
         }
       }
     }
@@ -686,12 +719,24 @@ static void make_masks(Isa isa, Executor::Arena& a, const Program& p, const floa
 // Backward over the ops: where each tensor is read, and for each conv which positions it
 // computes, fills and keeps. A conv computes the masked positions that are read or that a
 // read, skipped neighbour's fill needs; its input is read under those positions' kernels.
-static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& cp, bool need_features) {
+// `keep` (a 1/4-resolution focus, or null): the stage's output features are written there
+// alone, and read elsewhere as they are (the run's kept outputs, RunState::kept).
+static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& cp, bool need_features, const std::vector<uint8_t>* keep) {
   const Program& p = cp.prog;
   const size_t n_tensors = p.tensors.size(), n_ops = p.ops.size();
   a.needed.resize(n_tensors);
   for (size_t t = 0; t < n_tensors; t++) a.needed[t].reset(p.tensors[t].positions());
-  if (need_features) for (int t : p.out_features) a.needed[t].set_all();
+  for (int t : need_features ? p.out_features : std::vector<int>{}) {
+    Needed& f = a.needed[t];
+    if (keep) {
+      const Shape& quarter = p.tensors[p.out_logits];
+      const Shape& s = p.tensors[t];
+      focus_at(*keep, quarter.h, quarter.w, s.h, s.w, f.mark());
+      f.frozen = true;
+    } else {
+      f.set_all();
+    }
+  }
   {
     // the head is read where the 1/4-resolution mask computes: the merge keeps the rest
     Needed& head = a.needed[p.out_logits];
@@ -887,17 +932,30 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
 
   a.data.resize(cp->arena_floats);
   if (k == 1) {
+    // a new frame: the stages the last one did not reach hold an older picture than stage 1's
+    for (size_t j = size_t(run.reached); j < run.kept.size(); j++) run.kept[j] = false;
+    run.reached = 0;
+  }
+  if (k == 1 && focus && !run.kept[0]) {
+    throw std::invalid_argument("native executor: stage 1 with a focus needs this run's last frame, at the same size, with its features");
+  }
+  // with a focus, kept outputs that hold the last frame change in the focus alone
+  const bool outputs = need_features && !p.out_features.empty();
+  const bool keep = focus && outputs && run.kept[size_t(k - 1)];
+  if (k == 1 && !focus) {
     const size_t positions = p.tensors[p.out_logits].positions();
     run.logits.resize(positions * size_t(classes_));
     run.confidence.assign(positions, 0.f);
     run.labels.assign(positions, 0);
   }
-  grow(run.spare, p.out_features.size());
-  for (size_t i = 0; i < p.out_features.size(); i++) run.spare[i].resize(p.tensors[p.out_features[i]].floats());
+  std::vector<Buffer>& outs = run.outputs[size_t(std::min(k, 3) - 1)];  // stage 4 has none
+  grow(outs, p.out_features.size());
+  for (size_t i = 0; i < p.out_features.size(); i++) outs[i].resize(p.tensors[p.out_features[i]].floats());
   std::vector<float*> ptr(p.tensors.size(), nullptr);
   for (size_t t = 0; t < p.tensors.size(); t++) if (cp->offset[t] != kNone) ptr[t] = a.data.data() + cp->offset[t];
-  for (size_t i = 0; i < p.inputs.size(); i++) ptr[p.inputs[i]] = run.features[i].data();
-  for (size_t i = 0; i < p.out_features.size(); i++) ptr[p.out_features[i]] = run.spare[i].data();
+  std::vector<Buffer>& ins = state_features(run);
+  for (size_t i = 0; i < p.inputs.size(); i++) ptr[p.inputs[i]] = ins[i].data();
+  for (size_t i = 0; i < p.out_features.size(); i++) ptr[p.out_features[i]] = outs[i].data();
   auto map = [&](int t) { const Shape& s = p.tensors[t]; return MapRef{ptr[t], s.h, s.w, s.c}; };
   auto term_of = [&](int t, const Bilinear* up) { const Shape& s = p.tensors[t]; return adpc::MapTerm{ptr[t], s.h, s.w, s.c, up}; };
 
@@ -906,11 +964,11 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   // worked out already while the last stage's exit went out, if for the same run and settings
   Arena::Prepared& pre = a.prepared;
   const bool ready = pre.valid && pre.run == &run && pre.cp == cp && pre.threshold == threshold && pre.need_features == need_features &&
-                     pre.has_focus == (focus != nullptr) && (!focus || pre.focus == *focus);
+                     pre.keep == keep && pre.has_focus == (focus != nullptr) && (!focus || pre.focus == *focus);
   pre.valid = false;
   if (!ready) make_masks(isa_, a, p, run.confidence.data(), threshold, focus);
   lap(n_ops, 0);
-  if (!ready) find_needed(isa_, a, *cp, need_features);
+  if (!ready) find_needed(isa_, a, *cp, need_features, keep ? focus : nullptr);
   lap(n_ops + 1, 0);
 
   const FusedHead& fh = cp->head;
@@ -1011,7 +1069,8 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   });
   lap(n_ops + 2, a.counts[0]);
 
-  std::swap(run.features, run.spare);
+  if (k <= 3) run.kept[size_t(k - 1)] = outputs && (!focus || keep);
+  run.reached = k;
   run.feature_shapes.clear();
   if (need_features) for (int t : p.out_features) run.feature_shapes.push_back(p.tensors[t]);
   run.stage = k;
@@ -1036,6 +1095,7 @@ void Executor::prepare_next(const RunState& run, int k, float threshold, const s
   pre.cp = &compiled_for(k, run.quarter_h, run.quarter_w);
   pre.threshold = threshold;
   pre.need_features = k < 4;
+  pre.keep = focus && pre.need_features && run.kept[size_t(k - 1)];
   pre.has_focus = focus != nullptr;
   if (focus) pre.focus = *focus;
   pre.confidence = run.confidence;
@@ -1044,7 +1104,7 @@ void Executor::prepare_next(const RunState& run, int k, float threshold, const s
     Arena::Prepared& pre = a.prepared;
     try {
       make_masks(isa_, a, pre.cp->prog, pre.confidence.data(), pre.threshold, pre.has_focus ? &pre.focus : nullptr);
-      find_needed(isa_, a, *pre.cp, pre.need_features);
+      find_needed(isa_, a, *pre.cp, pre.need_features, pre.keep ? &pre.focus : nullptr);
       pre.valid = true;
     } catch (...) {
       pre.valid = false;  // run_stage works them out itself and meets the error there

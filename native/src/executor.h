@@ -10,6 +10,7 @@
 // here, NHWC, between stages; NCHW only at the edges where onnxruntime takes over.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -38,16 +39,22 @@ class Buffer {
   size_t size_ = 0;
 };
 
-// The state one frame carries from stage to stage.
+// The state one frame carries from stage to stage, and a stream's next frame from this one.
 struct RunState {
   int stage = 0;                    // last stage whose outputs these are (0 = the image alone)
-  int quarter_h = 0, quarter_w = 0; // the frame's 1/4-resolution size: which program size runs
+  int quarter_h = 0, quarter_w = 0; // the frame's 1/4-resolution size
   std::vector<Shape> feature_shapes;
-  std::vector<Buffer> features;     // NHWC; the first feature_shapes.size() are the state's, the rest kept for later frames
+  std::vector<Buffer> image;        // NHWC: the state's features before stage 1
+  // Stage k's output features (index k-1), NHWC, kept after the frame: a later frame's stage
+  // k, given a focus, rewrites them there alone (region reuse).
+  std::array<std::vector<Buffer>, 3> outputs;
+  // Whether stage k's kept outputs (index k-1) hold one picture outside any focus to come:
+  // written whole by a frame without a focus, and updated by every frame since.
+  std::array<bool, 3> kept{};
+  int reached = 0;                  // the last stage the current frame ran
   Buffer logits;                    // merged logits, NHWC [h][w][classes]
   std::vector<float> confidence;    // max softmax of the merged logits
   std::vector<uint8_t> labels;
-  std::vector<Buffer> spare;        // the other feature set, reused as the next stage's outputs
 };
 
 struct StageResult {
@@ -79,7 +86,9 @@ class Executor {
                     const uint8_t* labels);
   // Runs stage k on the state left by stage k-1. `need_features`: a later stage will read them.
   // `focus` (1/4 resolution, or null for everywhere): where results are wanted at all; the
-  // mask of a masked stage is the confidence test and the focus together.
+  // mask of a masked stage is the confidence test and the focus together. With a focus a stage
+  // continues the run's last frame: its merged logits change in the focus alone, and so do its
+  // kept output features where they hold the last frame (RunState::kept; stage 1 requires it).
   StageResult run_stage(RunState& run, int k, float threshold, bool need_features, const std::vector<uint8_t>* focus = nullptr);
   // The state's features and logits as NCHW (for an onnxruntime stage after this one).
   void export_nchw(const RunState& run, std::vector<float*> features, float* logits);
@@ -98,14 +107,13 @@ class Executor {
   struct Arena;
 
  private:
-  // stage k at the size it was exported for; other sizes (crops) compiled on first use
+  // stage k, whose program is for the run's image size
   const Compiled& compiled_for(int k, int quarter_h, int quarter_w);
   // stage k's masks and needed sets on a worker, after stage k-1 (see executor.cc)
   void prepare_next(const RunState& run, int k, float threshold, const std::vector<uint8_t>* focus);
   // the program's fused head (FusedHead in executor.cc) at its classifier's computed positions
   void run_fused_head(const Compiled& cp, Arena& a, const std::vector<float*>& ptr);
   std::vector<std::unique_ptr<Compiled>> stages_;
-  std::vector<std::unique_ptr<Compiled>> sized_;
   int classes_;
   Isa isa_;
   ThreadPool pool_;

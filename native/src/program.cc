@@ -104,29 +104,6 @@ void Program::validate() const {
   if (!defined[out_logits]) throw std::invalid_argument("native program: the logits have no value");
 }
 
-Program Program::scaled(int quarter_h, int quarter_w) const {
-  const Shape& q = tensors.at(size_t(out_logits));
-  auto scale = [&](int v, int num, int den, const char* axis) {
-    const int64_t x = int64_t(v) * num;
-    if (num < 1 || x % den != 0) {
-      throw std::invalid_argument(std::string("native program: a ") + axis + " of " + std::to_string(num * 4) +
-                                  " does not divide into every branch (inputs must be multiples of 32)");
-    }
-    return int(x / den);
-  };
-  Program p = *this;
-  for (Shape& s : p.tensors) {
-    s.h = scale(s.h, quarter_h, q.h, "height");
-    s.w = scale(s.w, quarter_w, q.w, "width");
-  }
-  for (auto& r : p.resolutions) {
-    r.first = scale(r.first, quarter_h, q.h, "height");
-    r.second = scale(r.second, quarter_w, q.w, "width");
-  }
-  p.validate();
-  return p;
-}
-
 void Program::classify_before_upsampling() {
   int c = -1, u = -1;
   for (size_t i = 0; i < ops.size(); i++) if (ops[i].out == out_logits) c = int(i);

@@ -56,11 +56,6 @@ struct Program {
   // never makes the executor read or write outside a tensor.
   void validate() const;
 
-  // The same program for an input of another size, given as the 1/4-resolution size (the
-  // logits'): every tensor scales by the same ratio. Throws if a tensor would not have an
-  // integer size (inputs must be multiples of the network's largest stride, 32).
-  Program scaled(int quarter_h, int quarter_w) const;
-
   // An exit head that ends in a bilinear upsampling and then a 1x1 classifier (the
   // redesigned heads of exits 1-3) instead classifies first and upsamples the logits: exact,
   // as a 1x1 conv commutes with a bilinear upsampling, whose weights sum to one, and the

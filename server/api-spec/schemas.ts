@@ -109,10 +109,10 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
   }),
   Models: object({ models: { type: 'array', items: ref('Model') } }),
   Reuse: object({
-    mode: { enum: [...REUSE_MODES], description: 'full: the whole frame ran; regions: crops around what changed ran, the rest is carried over; reused: nothing changed, the previous labels answer' },
+    mode: { enum: [...REUSE_MODES], description: 'full: the whole frame ran; regions: what changed and a margin around it ran, the rest is carried over; reused: nothing changed, the previous labels answer' },
     keyframe: { enum: [...KEYFRAME_REASONS, null], description: 'why a full frame ran; null in the other modes' },
-    regions: { type: 'array', items: object({ x: int(), y: int(), width: int(1), height: int(1) }), description: "where labels were recomputed, in the frame's pixels (regions mode)" },
-    recomputed_share: { type: 'number', minimum: 0, maximum: 1, description: 'share of the frame the network ran on, context margins included' },
+    regions: { type: 'array', items: object({ x: int(), y: int(), width: int(1), height: int(1) }), description: "bounding boxes of the changed clusters, in the frame's pixels (regions mode)" },
+    recomputed_share: { type: 'number', minimum: 0, maximum: 1, description: 'share of the frame the network ran on, margins included' },
   }, [], 'what region reuse computed for this frame (docs/PROTOCOL.md)'),
   ClassSummary: object({
     width: int(1),
@@ -161,9 +161,9 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
     type: { const: 'hello' }, protocol: { const: PROTOCOL_VERSION }, request_id: { type: 'string' }, stream_id: int(1), model: ref('Model'),
     reuse: object({
       enabled: { type: 'boolean', description: 'whether this stream starts with region reuse on' },
-      crops: { type: 'boolean', description: 'whether changed regions run as crops here (the native executor runs every stage); if not, a changed frame runs in full' },
-      margin: { ...int(), description: 'context pixels (at the model input size) around each recomputed region' },
-      focus_margin: { type: ['integer', 'null'], minimum: 0, description: 'pixels around a region that stages 2-4 compute too; null: the whole crop' },
+      regions: { type: 'boolean', description: 'whether changed regions can run alone here (the native executor runs every stage); if not, a changed frame runs in full' },
+      margin: { ...int(), description: 'pixels (at the model input size) around the changed blocks that a frame recomputes' },
+      label_margin: { ...int(), description: 'pixels around the changed blocks whose labels a frame replaces' },
       keyframe_interval: int(1),
     }),
   }),

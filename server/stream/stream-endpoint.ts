@@ -40,8 +40,8 @@ export class StreamEndpoint {
     this.reuse = {
       byDefault: config.reuse,
       settings: {
-        ...DEFAULT_REUSE, margin: config.reuseMargin, focusMargin: config.reuseFocusMargin, keyframeInterval: config.reuseKeyframeInterval,
-        areaCost: config.reuseAreaCost, cropOverhead: config.reuseCropOverhead,
+        ...DEFAULT_REUSE, margin: config.reuseMargin, labelMargin: config.reuseLabelMargin, keyframeInterval: config.reuseKeyframeInterval,
+        maxShare: config.reuseMaxShare,
       },
     };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes });

@@ -114,8 +114,8 @@ export class StreamSession {
     this.sendJson({
       type: 'hello', protocol: PROTOCOL_VERSION, request_id: ids.requestId, stream_id: ids.streamId, model: modelInfo(engine),
       reuse: {
-        enabled: this.reuse !== null, crops: engine.regionsSupported?.() ?? false, margin: deps.reuse.settings.margin,
-        focus_margin: deps.reuse.settings.focusMargin, keyframe_interval: deps.reuse.settings.keyframeInterval,
+        enabled: this.reuse !== null, regions: engine.regionsSupported?.() ?? false, margin: deps.reuse.settings.margin,
+        label_margin: deps.reuse.settings.labelMargin, keyframe_interval: deps.reuse.settings.keyframeInterval,
       },
     });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));

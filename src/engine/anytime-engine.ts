@@ -64,14 +64,16 @@ export interface RunOptions {
   /** Also give each exit's labels at the input size from its logits upsampled bilinearly. */
   fullLabels?: boolean;
   /**
-   * Run a crop of this size instead of the bundle's input size (region reuse): multiples of
-   * 32, at most the input size; needs the native executor (see regionsSupported()).
+   * A run one stream keeps across its frames (region reuse; `keepRun()`): the frame continues
+   * the run's last one. Needs the native executor for every stage (regionsSupported()).
    */
-  size?: { height: number; width: number };
+  kept?: KeptRun;
   /**
-   * Where results matter, one byte per output position (of `size`): stages 2-4 compute only
-   * where it is non-zero and the confidence asks for it, so a crop's context margin costs
-   * stage 1 alone. Needs the native executor, like `size`.
+   * With `kept`, where the frame differs from the kept run's last one, one byte per output
+   * position: every stage computes only where it is non-zero and reads the features the run
+   * kept from the frames before elsewhere (docs/NATIVE.md), and outside it every exit's merged
+   * logits, labels and confidence stay the last frame's. Without a focus the whole frame runs
+   * and becomes the run's state.
    */
   focus?: Uint8Array;
   /** Waits for the device before each stage; the returned function frees it. */
@@ -102,6 +104,13 @@ interface StageOutput {
   readonly confidence: Float32Array;
   readonly computed: ArrayLike<number | bigint> | null;
   readonly carried: Carried;
+}
+
+/** A native run one stream keeps across its frames (RunOptions.kept). */
+export class KeptRun {
+  /** Whether the run holds a whole frame's state: a focus continues one. */
+  primed = false;
+  constructor(readonly run: NativeRun) {}
 }
 
 /** One stage run: its form, outputs, labels at the input size when asked, and its time. */
@@ -170,7 +179,7 @@ export class AnytimeEngine {
     };
   }
 
-  /** Whether run() takes crops (`size`): the native executor runs every stage here. */
+  /** Whether run() takes kept runs and a focus (region reuse): the native executor runs every stage here. */
   regionsSupported(): boolean {
     return [1, 2, 3, 4].every((k) => this.bundle.native?.stages.includes(k));
   }
@@ -199,8 +208,14 @@ export class AnytimeEngine {
     return chooseForm(this.bundle.crossovers, k, share, stageForms(this.bundle, k));
   }
 
-  private timer(k: number, form: StageForm, size: { height: number; width: number }): StageTimer {
-    const key = `${k}:${form}:${size.height}x${size.width}`;
+  /** A run for RunOptions.kept; it needs the native executor for every stage. */
+  keepRun(): KeptRun {
+    if (!this.regionsSupported()) throw new RangeError(`kept runs need the native executor (${this.bundle.nativeUnavailable ?? 'it has no program for every stage'})`);
+    return new KeptRun(this.bundle.native!.newRun());
+  }
+
+  private timer(k: number, form: StageForm): StageTimer {
+    const key = `${k}:${form}`;
     let timer = this.timers.get(key);
     if (!timer) this.timers.set(key, (timer = new StageTimer()));
     return timer;
@@ -235,25 +250,23 @@ export class AnytimeEngine {
     const threshold = budget.threshold ?? m.threshold;
     const maxExit = budget.max_exit ?? EXITS;
     const arrivedAt = options.arrivedAt ?? performance.now();
-    const size = options.size ?? m.input;
+    const size = m.input;
     const stride = m.output.stride;
-    if (options.size || options.focus) {
-      if (!this.regionsSupported()) throw new RangeError(`crops and focus need the native executor (${this.bundle.nativeUnavailable ?? 'it has no program for every stage'})`);
-      const { height, width } = size;
-      if (![height, width].every((v) => Number.isInteger(v) && v >= 32 && v % 32 === 0) || height > m.input.height || width > m.input.width) {
-        throw new RangeError(`a crop is ${height}x${width}: sides must be multiples of 32, at most ${m.input.height}x${m.input.width}`);
-      }
-      if (options.focus && options.focus.length !== (height / stride) * (width / stride)) {
-        throw new RangeError(`the focus has ${options.focus.length} positions, a ${height}x${width} run ${(height / stride) * (width / stride)}`);
-      }
-      // the onnxruntime graphs have the input size built in and no focus: these run natively throughout
+    const { kept, focus } = options;
+    if (focus && !kept) throw new RangeError('a focus continues a kept run\'s last frame: give `kept` too');
+    if (kept) {
+      if (!this.regionsSupported()) throw new RangeError(`kept runs need the native executor (${this.bundle.nativeUnavailable ?? 'it has no program for every stage'})`);
+      const positions = (size.height / stride) * (size.width / stride);
+      if (focus && focus.length !== positions) throw new RangeError(`the focus has ${focus.length} positions, the output ${positions}`);
+      if (focus && !kept.primed) throw new RangeError('a focus continues a kept run\'s last frame: run a whole frame on it first');
+      // the onnxruntime graphs know no kept state and no focus: these run natively throughout
       pinned = { 1: 'native', 2: 'native', 3: 'native', 4: 'native' };
     }
     if (input.length !== 3 * size.height * size.width) throw new RangeError(`input has ${input.length} values, a ${size.height}x${size.width} image needs ${3 * size.height * size.width}`);
-    // the costs in the manifest are for the input size: a crop has that share of every position
-    const area = (size.height * size.width) / (m.input.height * m.input.width);
     let carried: Carried = { kind: 'ort', outputs: { image: floatTensor(input, [1, 3, size.height, size.width]) } };
-    let nativeRun: NativeRun | null = null;
+    let nativeRun: NativeRun | null = kept?.run ?? null;
+    // stage 1 computes the focus alone: its share of the positions
+    const stage1Share = focus ? focusShare(focus) : 1;
     let cumulative = 0;
     let expectedShare = 1;
 
@@ -289,14 +302,18 @@ export class AnytimeEngine {
       const release = await options.acquire?.(k);
       try {
         // the wait for the device may have eaten the time the check before it counted on
-        if (k > 1 && release && budget.deadline_ms !== undefined && this.lateFor(k, form, size, share, arrivedAt, budget.deadline_ms)) return 'deadline';
+        if (k > 1 && release && budget.deadline_ms !== undefined && this.lateFor(k, form, share, arrivedAt, budget.deadline_ms)) return 'deadline';
         if (k > 1 && options.signal?.aborted) return 'cancelled';
         const started = performance.now();
         let out: StageOutput;
         let fullLabels: Uint8Array | undefined;
         if (form === 'native') {
           nativeRun ??= this.bundle.native!.newRun();
-          out = await this.runNative(k, nativeRun, carried, threshold, k < maxExit, options.focus);
+          // a kept run's next frame reads the features of every stage this one runs, whether it goes on or not
+          const needFeatures = k < maxExit || (kept !== undefined && k < EXITS);
+          if (k === 1 && kept) kept.primed = false;
+          out = await this.runNative(k, nativeRun, carried, threshold, needFeatures, focus);
+          if (k === 1 && kept) kept.primed = true;
         } else {
           out = await this.runOrt(k, form, carried, nativeRun, threshold);
         }
@@ -324,14 +341,14 @@ export class AnytimeEngine {
         const { form, out, fullLabels, computeMs } = ran;
         carried = out.carried;
 
-        const shares = out.computed === null ? null : sharesFromCounts(stage, out.computed, area);
-        const share = shares?.[0] ?? 1;
-        this.timer(k, form, size).observe(share, computeMs);
-        const gflops = stageGflops(stage, shares, area);
+        const shares = out.computed === null ? null : sharesFromCounts(stage, out.computed);
+        const share = shares?.[0] ?? stage1Share;
+        this.timer(k, form).observe(share, computeMs);
+        const gflops = stageGflops(stage, shares, k === 1 ? stage1Share : 1);
         cumulative += gflops;
 
-        expectedShare = shareAtOrBelow(out.confidence, threshold, options.focus);
-        const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned, size, area });
+        expectedShare = shareAtOrBelow(out.confidence, threshold, focus);
+        const stop = k === EXITS ? 'final_exit' : this.stopBefore(k + 1, { maxExit, budget, cumulative, arrivedAt, share: expectedShare, signal: options.signal, pinned });
         // what started early ends before the run is given back, whether it is wanted or not
         next = stop === null ? early ?? startStage(k + 1, expectedShare) : early;
         early = null;
@@ -364,7 +381,7 @@ export class AnytimeEngine {
     } finally {
       // a stage still under way (the consumer stopped early, or a stage failed) ends before its run is given back
       if (next) await next.catch(() => undefined);
-      if (nativeRun) this.bundle.native!.releaseRun(nativeRun);
+      if (nativeRun && !kept) this.bundle.native!.releaseRun(nativeRun);
     }
   }
 
@@ -403,23 +420,23 @@ export class AnytimeEngine {
     } else if (carried.kind === 'ort') {
       from = nativeImportOf(carried.outputs);
     }
-    const result = await this.bundle.native!.runStage(run, k, threshold, needFeatures, from, k === 1 ? undefined : focus);
+    const result = await this.bundle.native!.runStage(run, k, threshold, needFeatures, from, focus);
     return { labels: result.labels, confidence: result.confidence, computed: k === 1 ? null : result.computed, carried: { kind: 'native' } };
   }
 
   /** Why not to run stage `next`, or null to go on. */
   private stopBefore(next: number, s: {
     maxExit: number; budget: Budget; cumulative: number; arrivedAt: number; share: number;
-    signal?: AbortSignal; pinned: EngineOptions['forms']; size: { height: number; width: number }; area: number;
+    signal?: AbortSignal; pinned: EngineOptions['forms'];
   }): StopReason | null {
     if (next > s.maxExit) return 'max_exit';
     if (s.signal?.aborted) return 'cancelled';
     const stage = this.manifest.stages[next - 1]!;
     if (s.budget.gflops !== undefined) {
-      const predicted = stageGflops(stage, stage.masked_resolutions.map(() => s.share), s.area);
+      const predicted = stageGflops(stage, stage.masked_resolutions.map(() => s.share));
       if (s.cumulative + predicted > s.budget.gflops) return 'gflops';
     }
-    if (s.budget.deadline_ms !== undefined && this.lateFor(next, this.formFor(next, s.share, s.pinned), s.size, s.share, s.arrivedAt, s.budget.deadline_ms)) return 'deadline';
+    if (s.budget.deadline_ms !== undefined && this.lateFor(next, this.formFor(next, s.share, s.pinned), s.share, s.arrivedAt, s.budget.deadline_ms)) return 'deadline';
     return null;
   }
 
@@ -428,8 +445,8 @@ export class AnytimeEngine {
    * stage's time as it rarely exceeds it (StageTimer.upper), then what consumers take to send
    * an exit on.
    */
-  private lateFor(k: number, form: StageForm, size: { height: number; width: number }, share: number, arrivedAt: number, deadlineMs: number): boolean {
-    const predicted = this.timer(k, form, size).upper(share);
+  private lateFor(k: number, form: StageForm, share: number, arrivedAt: number, deadlineMs: number): boolean {
+    const predicted = this.timer(k, form).upper(share);
     return performance.now() - arrivedAt + (Number.isNaN(predicted) ? 0 : predicted) + this.deliveryMs > deadlineMs;
   }
 
@@ -444,4 +461,10 @@ function shareAtOrBelow(confidence: Float32Array, threshold: number, focus?: Uin
   let active = 0;
   for (let i = 0; i < confidence.length; i++) if (confidence[i]! <= t && (!focus || focus[i])) active++;
   return active / confidence.length;
+}
+
+function focusShare(focus: Uint8Array): number {
+  let active = 0;
+  for (const v of focus) if (v) active++;
+  return active / focus.length;
 }

@@ -7,14 +7,17 @@ import type { StageManifest } from '../bundle/manifest.js';
 const FILL_TAPS = 49;
 const GIGA = 1024 ** 3;
 
-/** Computed share at each masked resolution, from the graph's counts; `area` < 1 for a crop of that share of the input. */
-export function sharesFromCounts(stage: StageManifest, computed: ArrayLike<bigint | number>, area = 1): number[] {
-  return stage.masked_resolutions.map(([h, w], i) => Number(computed[i] ?? 0) / (h * w * area));
+/** Computed share at each masked resolution, from the graph's counts. */
+export function sharesFromCounts(stage: StageManifest, computed: ArrayLike<bigint | number>): number[] {
+  return stage.masked_resolutions.map(([h, w], i) => Number(computed[i] ?? 0) / (h * w));
 }
 
-/** GFLOPs of a stage at those shares; a crop covering `area` of the input costs that share of it. */
-export function stageGflops(stage: StageManifest, shares: readonly number[] | null, area = 1): number {
-  return area * inputGflops(stage, shares);
+/**
+ * GFLOPs of a stage at those shares; `part` < 1 for a stage without masks that computed that
+ * share of its positions (stage 1 on a focus).
+ */
+export function stageGflops(stage: StageManifest, shares: readonly number[] | null, part = 1): number {
+  return part * inputGflops(stage, shares);
 }
 
 function inputGflops(stage: StageManifest, shares: readonly number[] | null): number {

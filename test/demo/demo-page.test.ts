@@ -268,14 +268,14 @@ describe.skipIf(!HAS_CHROMIUM)(HAS_CHROMIUM ? 'the page in Chromium' : `the page
     const checked = await lastFrameId();
     // the config reaches the server before the next frame does: frames after that one carry
     // reuse. The clip is busy (3-9 things move at once): some stretches are all keyframes, as
-    // crops there would cost nearly a frame, so it is given 30 frames
+    // the change there covers much of the frame, so it is given 30 frames
     const frames = await framesAfter(checked + 1, 30);
     const modes = frames.map((list) => list.at(-1)!.reuse);
     expect(modes.every((m) => m !== null), modes.join()).toBe(true);
     expect(modes.some((m) => m === 'regions' || m === 'reused'), modes.join()).toBe(true);
     for (const list of frames.filter((l) => l.at(-1)!.reuse === 'regions')) {
       expect(list.map((e) => e.exit)).toEqual([1, 2, 3, 4]);
-      // exit 1 computed the crops only
+      // exit 1 computed the changed part only
       expect(list[0]!.computedShare).toBeLessThan(1);
     }
     // the caption names the regions recomputed, and the outlines are drawn: the screenshot shows them

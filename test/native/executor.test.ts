@@ -10,7 +10,7 @@ import { DEFAULT_BUNDLE } from '../../src/bundle/default-bundle.js';
 import { loadBundle, type LoadedBundle } from '../../src/bundle/load-bundle.js';
 import { nextStageInputs } from '../../src/bundle/stage-io.js';
 import { AnytimeEngine, type ExitResult, type RunOptions } from '../../src/engine/anytime-engine.js';
-import { nativeImportOf, nativeUnavailable, type NativeExecutor } from '../../src/native/native-executor.js';
+import { nativeImportOf, nativeUnavailable, type NativeExecutor, type NativeImport, type NativeRun } from '../../src/native/native-executor.js';
 import { equalShare, readReference, readReferenceIndex, type ReferenceIndex } from '../helpers/reference.js';
 import { exportTinyBundle } from '../helpers/tiny-bundle.js';
 
@@ -102,6 +102,101 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
     expect(next.computed).toEqual(Array.from(ref('stage2.computed').data as BigInt64Array, Number));
   });
 
+  it('continues a run\'s last frame in stage 1 with a focus: new features inside, the last ones and the last labels outside', async () => {
+    const image = ref('image');
+    const [c, h, w] = [image.dims[1]!, image.dims[2]!, image.dims[3]!];
+    const b = image.data as Float32Array;
+    const a = b.map((v, i) => (i % 7 === 0 ? -v : 0.5 * v));
+    const from = (data: Float32Array): NativeImport => ({ features: [data], shapes: [[c, h, w]] });
+    const stage1 = async (data: Float32Array, run = native.newRun()) => {
+      await native.importState(run, 0, from(data));
+      const out = await native.runStage(run, 1, 1, true);
+      return { run, out, state: await native.exportState(run) };
+    };
+    const A = await stage1(a);
+    const B = await stage1(b);
+    const [qh, qw] = [h / 4, w / 4];
+    // a focus box off the corner, and the frame's first stage 1 on a fresh run refused
+    const focus = new Uint8Array(qh * qw);
+    for (let y = 2; y < qh - 3; y++) focus.fill(1, y * qw + 3, y * qw + Math.floor(qw / 2));
+    const fresh = native.newRun();
+    await native.importState(fresh, 0, from(b));
+    await expect(native.runStage(fresh, 1, 1, true, undefined, focus)).rejects.toThrow(/last frame/);
+
+    const kept = (await stage1(a)).run;
+    await native.importState(kept, 0, from(b));
+    const got = await native.runStage(kept, 1, 1, true, undefined, focus);
+    const state = await native.exportState(kept);
+    const f = state.features[0]!;
+    const fc = f.length / (qh * qw);
+    let inside = 0;
+    let outside = 0;
+    for (let ch = 0; ch < fc; ch++) {
+      for (let i = 0; i < qh * qw; i++) {
+        const j = ch * qh * qw + i;
+        const want = focus[i] ? B.state.features[0]![j]! : A.state.features[0]![j]!;
+        if (focus[i]) inside = Math.max(inside, Math.abs(f[j]! - want));
+        else outside = Math.max(outside, Math.abs(f[j]! - want));
+      }
+    }
+    expect(inside, 'features in the focus: the new frame\'s').toBeLessThan(1e-4);
+    expect(outside, 'features outside: the last frame\'s, untouched').toBe(0);
+    for (let i = 0; i < qh * qw; i++) {
+      if (!focus[i]) {
+        expect(got.labels[i]).toBe(A.out.labels[i]);
+        expect(got.confidence[i]).toBe(A.out.confidence[i]);
+      }
+    }
+    // a focus of ones is the whole frame
+    const all = (await stage1(a)).run;
+    await native.importState(all, 0, from(b));
+    const whole = await native.runStage(all, 1, 1, true, undefined, new Uint8Array(qh * qw).fill(1));
+    expect(whole.labels).toEqual(B.out.labels);
+    expect(maxDiff((await native.exportState(all)).features[0]!, B.state.features[0]!)).toBeLessThan(1e-5);
+  });
+
+  it('keeps a later stage\'s outputs outside the focus while they hold the last frame, and not after a frame that stopped before it', async () => {
+    const image = ref('image');
+    const [c, h, w] = [image.dims[1]!, image.dims[2]!, image.dims[3]!];
+    const b = image.data as Float32Array;
+    const a = b.map((v, i) => (i % 7 === 0 ? -v : 0.5 * v));
+    const from = (data: Float32Array): NativeImport => ({ features: [data], shapes: [[c, h, w]] });
+    const threshold = (ref('threshold').data as Float32Array)[0]!;
+    const [qh, qw] = [h / 4, w / 4];
+    const focus = new Uint8Array(qh * qw);
+    for (let y = 2; y < qh - 3; y++) focus.fill(1, y * qw + 3, y * qw + Math.floor(qw / 2));
+    const frame = async (run: NativeRun, data: Float32Array, stages: number, f?: Uint8Array) => {
+      await native.importState(run, 0, from(data));
+      for (let k = 1; k <= stages; k++) await native.runStage(run, k, k === 1 ? 1 : threshold, true, undefined, f);
+      return (await native.exportState(run)).features;
+    };
+    // where each stage-2 feature map lies outside the focus: none of the 1/4 positions it covers is in it
+    const shapes = bundle.manifest.stages[1]!.outputs.filter((o) => o.name.startsWith('feat')).map((o) => o.shape);
+    const outside = shapes.map(([, , fh, fw]) => {
+      const [sy, sx] = [qh / fh!, qw / fw!];
+      return Array.from({ length: fh! * fw! }, (_, i) => {
+        const [y, x] = [Math.floor(i / fw!), i % fw!];
+        for (let dy = 0; dy < sy; dy++) for (let dx = 0; dx < sx; dx++) if (focus[(y * sy + dy) * qw + x * sx + dx]) return false;
+        return true;
+      });
+    });
+    const differs = (x: Float32Array[], y: Float32Array[], where: 'outside' | 'inside') => x.some((f, i) => {
+      const positions = outside[i]!.length;
+      for (let j = 0; j < f.length; j++) if ((where === 'outside') === outside[i]![j % positions] && f[j] !== y[i]![j]) return true;
+      return false;
+    });
+    const run = native.newRun();
+    const last = await frame(run, a, 2);
+    const next = await frame(run, b, 2, focus);
+    expect(differs(next, last, 'outside'), 'outside the focus: the last frame\'s outputs').toBe(false);
+    expect(differs(next, last, 'inside'), 'inside: this frame\'s').toBe(true);
+    // a frame that stops after stage 1 leaves stage 2's outputs behind stage 1's: the next
+    // frame's stage 2 writes them everywhere
+    await frame(run, a, 1, focus);
+    const after = await frame(run, b, 2, focus);
+    expect(differs(after, next, 'outside')).toBe(true);
+  });
+
   it('reproduces the references stage by stage, and chained from stage 1', async () => {
     const threshold = (ref('threshold').data as Float32Array)[0]!;
     for (const k of [2, 3, 4]) {
@@ -189,67 +284,53 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
   }, 180_000);
 });
 
-describe.runIf(nativeUnavailable() === null)('crops (region reuse) and full-resolution labels through the engine', () => {
+describe.runIf(nativeUnavailable() === null)('kept runs (region reuse) and full-resolution labels through the engine', () => {
   let full: string;
-  let crop: string;
   let engine: AnytimeEngine;
-  let cropEngine: AnytimeEngine;
   beforeAll(async () => {
     full = exportTinyBundle(64, 128);
-    crop = exportTinyBundle(32, 64);
     engine = await AnytimeEngine.load(full, { threads: 1 });
-    cropEngine = await AnytimeEngine.load(crop, { threads: 1, native: false });
   }, 180_000);
   afterAll(async () => {
     await engine?.close();
-    await cropEngine?.close();
-    for (const d of [full, crop]) if (d) rmSync(dirname(d), { recursive: true, force: true });
+    if (full) rmSync(dirname(full), { recursive: true, force: true });
   });
 
-  it('runs a crop as onnxruntime runs the same weights exported at the crop size', async () => {
+  it('continues a kept run in a focus, and runs the whole frame with a focus of ones', async () => {
     expect(engine.regionsSupported()).toBe(true);
-    const index = readReferenceIndex(crop);
-    const image = readReference(crop, index, 'image').data as Float32Array;
-    const threshold = engine.manifest.threshold;
-    const collect = async (e: AnytimeEngine, opts: RunOptions) => { const out: ExitResult[] = []; for await (const r of e.run(image, opts)) out.push(r); return out; };
-    const native = await collect(engine, { size: { height: 32, width: 64 }, budget: { threshold } });
-    const reference = await collect(cropEngine, { budget: { threshold } });
-    expect(native.map((r) => r.form)).toEqual(['native', 'native', 'native', 'native']);
-    expect(native.map((r) => [r.width, r.height])).toEqual(reference.map((r) => [r.width, r.height]));
-    const labels = (r: ExitResult) => new ort.Tensor('uint8', r.labels, [r.labels.length]);
-    native.forEach((r, i) => {
-      expect(equalShare(labels(r), labels(reference[i]!)), `exit ${r.exit}`).toBeGreaterThanOrEqual(0.9999);
-      expect(r.computedShare).toBeCloseTo(reference[i]!.computedShare, 9);
-      // each bundle rounds its costs to 6 decimals
-      expect(r.cumulativeGflops).toBeCloseTo(reference[i]!.cumulativeGflops, 5);
-    });
-    await expect(collect(engine, { size: { height: 48, width: 64 } })).rejects.toThrow(/multiples of 32/);
-    await expect(collect(cropEngine, { size: { height: 32, width: 32 } })).rejects.toThrow(/native executor/);
-  }, 60_000);
-
-  it('computes stages 2-4 only inside a focus, and everywhere with a focus of ones', async () => {
     const index = readReferenceIndex(full);
     const image = readReference(full, index, 'image').data as Float32Array;
-    const collect = async (opts: RunOptions) => { const out: ExitResult[] = []; for await (const r of engine.run(image, opts)) out.push(r); return out; };
+    const other = image.map((v, i) => (i % 5 === 0 ? -v : 0.7 * v));
+    const collect = async (input: Float32Array, opts: RunOptions = {}) => { const out: ExitResult[] = []; for await (const r of engine.run(input, opts)) out.push(r); return out; };
     const budget = { threshold: 1 };
-    const plain = await collect({ budget });
-    const ones = await collect({ budget, focus: new Uint8Array(16 * 32).fill(1) });
+    const plain = await collect(image, { budget });
+    const otherPlain = await collect(other, { budget });
+    const kept = engine.keepRun();
+    await expect(collect(image, { kept, focus: new Uint8Array(16 * 32).fill(1) })).rejects.toThrow(/whole frame/);
+    // a whole frame on a kept run is the plain run
+    const first = await collect(other, { kept, budget });
+    first.forEach((r, i) => expect(r.labels).toEqual(otherPlain[i]!.labels));
+    const ones = await collect(image, { kept, budget, focus: new Uint8Array(16 * 32).fill(1) });
     ones.forEach((r, i) => {
       expect(r.labels).toEqual(plain[i]!.labels);
       expect(r.computedShare).toBe(plain[i]!.computedShare);
     });
-    // the left half of the 16x32 output
+    // the left half of the 16x32 output, on the other frame's state
+    await collect(other, { kept, budget });
     const focus = new Uint8Array(16 * 32);
     for (let y = 0; y < 16; y++) focus.fill(1, y * 32, y * 32 + 16);
-    const half = await collect({ budget, focus });
+    const half = await collect(image, { kept, budget, focus });
     expect(half.map((r) => r.form)).toEqual(['native', 'native', 'native', 'native']);
-    for (const r of half.slice(1)) {
-      expect(r.computedShare).toBeCloseTo(0.5, 9);
-      // outside the focus nothing was computed: the merged logits, and labels, are exit 1's
-      for (let i = 0; i < focus.length; i++) if (!focus[i]) expect(r.labels[i]).toBe(half[0]!.labels[i]);
+    expect(half[0]!.computedShare).toBe(0.5);
+    expect(half[0]!.gflops).toBeCloseTo(plain[0]!.gflops / 2, 9);
+    for (const r of half) {
+      expect(r.computedShare).toBeLessThanOrEqual(0.5);
+      // outside the focus nothing was computed: the labels are the last frame's final ones
+      for (let i = 0; i < focus.length; i++) if (!focus[i]) expect(r.labels[i]).toBe(otherPlain[3]!.labels[i]);
     }
     expect(half[3]!.cumulativeGflops).toBeLessThan(plain[3]!.cumulativeGflops);
-    await expect(collect({ focus: new Uint8Array(7) })).rejects.toThrow(/focus has 7 positions/);
+    await expect(collect(image, { focus })).rejects.toThrow(/give `kept`/);
+    await expect(collect(image, { kept, focus: new Uint8Array(7) })).rejects.toThrow(/focus has 7 positions/);
   }, 60_000);
 
   it('gives labels at the input size from bilinear logits, natively and in onnxruntime', async () => {

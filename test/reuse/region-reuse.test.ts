@@ -1,8 +1,9 @@
 // Region reuse over an engine that labels every run with its own number, so that each part
 // of a composed map says which run it came from.
 import { describe, expect, it } from 'vitest';
-import type { ExitResult, RunOptions } from '../../src/engine/anytime-engine.js';
+import { KeptRun, type ExitResult, type RunOptions } from '../../src/engine/anytime-engine.js';
 import type { StopReason } from '../../src/engine/budget.js';
+import type { NativeRun } from '../../src/native/native-executor.js';
 import { DEFAULT_REUSE, RegionReuse, type ReuseEngine, type ReuseExit, type ReuseFrame } from '../../src/reuse/region-reuse.js';
 
 const H = 128;
@@ -11,26 +12,43 @@ const STRIDE = 4;
 
 interface Call { readonly tag: number; readonly options: RunOptions; readonly input: Float32Array }
 
-function taggingEngine(crops = true): ReuseEngine & { calls: Call[] } {
+/**
+ * Labels each run's exits with tag x 10 + exit. On a kept run it keeps a state as the engine
+ * does: a focus replaces the state there alone, and the exits hand out the state.
+ */
+function taggingEngine(native = true): ReuseEngine & { calls: Call[] } {
   const calls: Call[] = [];
+  const n = (H / STRIDE) * (W / STRIDE);
+  const states = new WeakMap<KeptRun, { labels: Uint8Array; full: Uint8Array }>();
   return {
     calls,
     manifest: { input: { height: H, width: W }, output: { height: H / STRIDE, width: W / STRIDE, stride: STRIDE } } as ReuseEngine['manifest'],
-    regionsSupported: () => crops,
+    regionsSupported: () => native,
+    keepRun: () => new KeptRun({} as NativeRun),
     run(input: Float32Array, options: RunOptions = {}) {
       const tag = calls.length + 1;
       calls.push({ tag, options, input });
-      const size = options.size ?? { height: H, width: W };
       const maxExit = options.budget?.max_exit ?? 4;
+      const { kept, focus } = options;
+      if (focus && !kept?.primed) throw new RangeError('a focus needs a primed kept run');
+      const state = (kept && states.get(kept)) ?? { labels: new Uint8Array(n), full: new Uint8Array(H * W) };
+      if (kept) states.set(kept, state);
       return (async function* (): AsyncGenerator<ExitResult, StopReason> {
         for (let exit = 1; exit <= maxExit; exit++) {
           if (exit > 1 && options.signal?.aborted) return 'cancelled';
-          const n = (size.height / STRIDE) * (size.width / STRIDE);
+          const value = tag * 10 + exit;
+          for (let i = 0; i < n; i++) if (!focus || focus[i]) state.labels[i] = value;
+          for (let i = 0; i < H * W; i++) {
+            const x = Math.floor((i % W) / STRIDE);
+            const y = Math.floor(Math.floor(i / W) / STRIDE);
+            if (!focus || focus[y * (W / STRIDE) + x]) state.full[i] = value;
+          }
+          if (kept) kept.primed = true;
           yield {
-            exit, exits: 4, width: size.width / STRIDE, height: size.height / STRIDE,
-            labels: new Uint8Array(n).fill(tag * 10 + exit),
+            exit, exits: 4, width: W / STRIDE, height: H / STRIDE,
+            labels: state.labels.slice(),
             ...(options.withConfidence ? { confidence: new Float32Array(n).fill(exit / 10) } : {}),
-            ...(options.fullLabels ? { fullLabels: { labels: new Uint8Array(size.height * size.width).fill(tag * 10 + exit), width: size.width, height: size.height } } : {}),
+            ...(options.fullLabels ? { fullLabels: { labels: state.full.slice(), width: W, height: H } } : {}),
             gflops: 1, cumulativeGflops: exit, computedShare: 1, computeMs: 1, form: 'native',
             stop: exit === 4 ? 'final_exit' : exit === maxExit ? 'max_exit' : null,
           };
@@ -81,67 +99,53 @@ describe('region reuse', () => {
     expect([...new Set(r.labels)]).toEqual([14]);
   });
 
-  it('recomputes what changed as a crop and carries the rest over, exit by exit', async () => {
+  it('recomputes the changed blocks and a margin on the kept run, and replaces the labels near them, exit by exit', async () => {
     const engine = taggingEngine();
     const reuse = new RegionReuse();
     await run(reuse, engine, frame());
+    const kept = engine.calls[0]!.options.kept;
+    expect(kept).toBeDefined();
     const changed = await run(reuse, engine, frame([[40, 16, 12]]));
     expect(engine.calls).toHaveLength(2);
-    const call = engine.calls[1]!;
-    expect(call.options.size).toBeDefined();
-    expect(call.options.withConfidence).toBe(true);
+    const { options } = engine.calls[1]!;
+    expect(options.kept).toBe(kept);
+    expect(options.withConfidence).toBe(true);
+    // the square (x 40-51, y 16-27) changed blocks 5-6 x 2-3: the focus adds 3 blocks (24 px) a side
+    const w = W / STRIDE;
+    const focus = options.focus!;
+    expect(focus.length).toBe((H / STRIDE) * w);
+    for (let y = 0; y < H / STRIDE; y++) {
+      for (let x = 0; x < w; x++) {
+        const inside = x * STRIDE >= 16 && x * STRIDE < 80 && y * STRIDE < 56;
+        expect(focus[y * w + x], `${x},${y}`).toBe(inside ? 1 : 0);
+      }
+    }
     expect(changed.exits.map((e) => e.exit)).toEqual([1, 2, 3, 4]);
     const last = changed.exits[3]!;
-    expect(last.reuse.mode).toBe('regions');
-    expect(last.reuse.regions).toHaveLength(1);
-    const centre = last.reuse.regions[0]!;
-    // the square (x 40-51, y 16-27) lies in the centre; the centre lies in the crop
-    expect(centre.x0).toBeLessThanOrEqual(40);
-    expect(centre.x1).toBeGreaterThanOrEqual(52);
-    expect(centre.y0).toBeLessThanOrEqual(16);
-    expect(centre.y1).toBeGreaterThanOrEqual(28);
-    const { height, width } = call.options.size!;
-    expect(last.reuse.recomputedShare).toBeCloseTo((height * width) / (H * W), 10);
+    expect(last.reuse).toEqual({ mode: 'regions', keyframe: null, regions: [{ x0: 40, y0: 16, x1: 56, y1: 32 }], recomputedShare: (8 * 7) / (16 * 32) });
+    // labels replaced on the changed blocks and two blocks (16 px) around them; the rest of the focus was context
     expect(changed.exits.map((e) => at(e, 44, 20))).toEqual([21, 22, 23, 24]);
+    expect(changed.exits.map((e) => at(e, 24, 0))).toEqual([21, 22, 23, 24]);
+    expect(changed.exits.map((e) => at(e, 76, 20))).toEqual([14, 14, 14, 14]);
+    expect(changed.exits.map((e) => at(e, 44, 52))).toEqual([14, 14, 14, 14]);
     expect(changed.exits.map((e) => at(e, 120, 60))).toEqual([14, 14, 14, 14]);
     expect(last.stop).toBe('final_exit');
-    expect(last.computedShare).toBeCloseTo(last.reuse.recomputedShare, 10);
 
-    // the crop's labels are the reference now: the same frame again is unchanged
+    // the replaced labels are the reference now: the same frame again is unchanged
     const same = await run(reuse, engine, frame([[40, 16, 12]]));
     expect(same.exits[0]!.reuse.mode).toBe('reused');
     expect(at(same.exits[0]!, 44, 20)).toBe(24);
-    expect(at(same.exits[0]!, 120, 60)).toBe(14);
+    expect(at(same.exits[0]!, 76, 20)).toBe(14);
   });
 
-  it('limits stages 2-4 to the centre and its focus margin, or not at all', async () => {
-    for (const focusMargin of [16, null]) {
-      const engine = taggingEngine();
-      const reuse = new RegionReuse({ ...DEFAULT_REUSE, focusMargin });
-      await run(reuse, engine, frame());
-      const last = (await run(reuse, engine, frame([[40, 16, 12]]))).exits[3]!;
-      const { options } = engine.calls[1]!;
-      if (focusMargin === null) {
-        expect(options.focus).toBeUndefined();
-        continue;
-      }
-      const { height, width } = options.size!;
-      const w = width / STRIDE;
-      const focus = options.focus!;
-      expect(focus.length).toBe((height / STRIDE) * w);
-      // the crop's origin: the region's crop is where the centre sits plus the margin, on the grid
-      const centre = last.reuse.regions[0]!;
-      const cropX = Math.max(0, Math.floor((centre.x0 - 32) / 32) * 32);
-      const cropY = Math.max(0, Math.floor((centre.y0 - 32) / 32) * 32);
-      for (let y = 0; y < height / STRIDE; y++) {
-        for (let x = 0; x < w; x++) {
-          const px = cropX + x * STRIDE;
-          const py = cropY + y * STRIDE;
-          const inside = px >= centre.x0 - 16 && px < centre.x1 + 16 && py >= centre.y0 - 16 && py < centre.y1 + 16;
-          expect(focus[y * w + x], `${px},${py}`).toBe(inside ? 1 : 0);
-        }
-      }
-    }
+  it('runs a frame whose change and margin pass maxShare in full', async () => {
+    const engine = taggingEngine();
+    const reuse = new RegionReuse({ ...DEFAULT_REUSE, maxShare: 0.1 });
+    await run(reuse, engine, frame());
+    const r = await run(reuse, engine, frame([[40, 16, 12]]));
+    expect(r.exits[0]!.reuse).toMatchObject({ mode: 'full', keyframe: 'coverage', recomputedShare: 1 });
+    expect(engine.calls[1]!.options.focus).toBeUndefined();
+    expect(engine.calls[1]!.options.kept).toBe(engine.calls[0]!.options.kept);
   });
 
   it('hands out maps it never writes to again', async () => {
@@ -172,12 +176,13 @@ describe('region reuse', () => {
     expect(kinds).toEqual(['first', 'reused', 'reused', 'interval', 'global_change', 'size_change', 'options']);
   });
 
-  it('runs changed frames in full where crops cannot run', async () => {
+  it('runs changed frames in full without the native executor', async () => {
     const engine = taggingEngine(false);
     const reuse = new RegionReuse();
     await run(reuse, engine, frame());
     expect((await run(reuse, engine, frame())).exits[0]!.reuse.mode).toBe('reused');
-    expect((await run(reuse, engine, frame([[40, 16, 12]]))).exits[0]!.reuse.keyframe).toBe('no_crops');
+    expect((await run(reuse, engine, frame([[40, 16, 12]]))).exits[0]!.reuse.keyframe).toBe('no_native');
+    expect(engine.calls.map((c) => c.options.kept)).toEqual([undefined, undefined]);
   });
 
   it('keeps its reference when a frame is cancelled before its stop', async () => {
@@ -192,9 +197,18 @@ describe('region reuse', () => {
     // the square is still new against the reference: recomputed again
     const next = await run(reuse, engine, frame([[40, 16, 12]]));
     expect(next.exits[0]!.reuse.mode).toBe('regions');
+    expect(at(next.exits[3]!, 44, 20)).toBe(34);
+    // a cancelled frame may have moved the kept run's features on where it differed from the
+    // reference: those blocks count as changed, even once the picture is the reference's again
+    const cancelled = reuse.run(engine, frame([[80, 40, 12]]), { signal: AbortSignal.abort('superseded') });
+    expect((await cancelled.next()).value).toMatchObject({ exit: 1, stop: null });
+    expect(await cancelled.next()).toEqual({ done: true, value: 'cancelled' });
+    const after = await run(reuse, engine, frame([[40, 16, 12]]));
+    expect(after.exits[0]!.reuse.mode).toBe('regions');
+    expect(after.exits[0]!.reuse.regions).toEqual([{ x0: 40, y0: 16, x1: 56, y1: 32 }, { x0: 80, y0: 40, x1: 96, y1: 56 }]);
   });
 
-  it('pastes frame-size labels too, and stops with the crops at max_exit', async () => {
+  it('pastes frame-size labels too, and stops at max_exit', async () => {
     const engine = taggingEngine();
     const reuse = new RegionReuse();
     await run(reuse, engine, frame(), { fullLabels: true });
@@ -205,18 +219,18 @@ describe('region reuse', () => {
     expect(last.fullLabels!.width).toBe(W);
     expect(last.fullLabels!.labels[20 * W + 44]).toBe(22);
     expect(last.fullLabels!.labels[60 * W + 120]).toBe(14);
+    expect(last.fullLabels!.labels[20 * W + 76]).toBe(14);
     // the reference now mixes exits 4 and 2: a reused answer says the lower
     expect((await run(reuse, engine, frame([[40, 16, 12]]))).exits[0]!.exit).toBe(2);
   });
 
-  it('splits a GFLOPs cap over the crops by area', async () => {
+  it('gives a GFLOPs cap to its one run as it is', async () => {
     const engine = taggingEngine();
     const reuse = new RegionReuse();
     await run(reuse, engine, frame());
     await run(reuse, engine, frame([[4, 4, 8], [236, 112, 8]]), { budget: { gflops: 10 } });
-    const crops = engine.calls.slice(1);
-    expect(crops).toHaveLength(2);
-    const total = crops.reduce((sum, c) => sum + c.options.budget!.gflops!, 0);
-    expect(total).toBeCloseTo(10, 10);
+    expect(engine.calls).toHaveLength(2);
+    expect(engine.calls[1]!.options.budget).toEqual({ gflops: 10 });
+    expect(engine.calls[1]!.options.focus).toBeDefined();
   });
 });

@@ -57,10 +57,10 @@ describe('WS /v1/stream with region reuse', () => {
   beforeAll(async () => (t = await startTestServer(engine, { ADPC_REUSE: 'true' })));
   afterAll(async () => t?.close());
 
-  it('answers a keyframe in full, an unchanged frame at once, and a changed one from a crop', async () => {
+  it('answers a keyframe in full, an unchanged frame at once, and a changed one from its changed part', async () => {
     const c = await open(t);
     const hello = await c.until((m) => m.type === 'hello');
-    expect(hello.reuse).toEqual({ enabled: true, crops: true, margin: 16, focus_margin: 16, keyframe_interval: 50 });
+    expect(hello.reuse).toEqual({ enabled: true, regions: true, margin: 24, label_margin: 16, keyframe_interval: 50 });
 
     const first = await c.send(1, scene);
     expect(first.map((m) => m.exit)).toEqual([1, 2, 3, 4]);
@@ -124,9 +124,9 @@ describe('WS /v1/stream with region reuse', () => {
   });
 });
 
-describe('WS /v1/stream with a crop cost model of its own', () => {
-  it('runs the changed frame in full where its settings price every crop above a frame', async () => {
-    const t = await startTestServer(engine, { ADPC_REUSE: 'true', ADPC_REUSE_CROP_OVERHEAD: '0.9' });
+describe('WS /v1/stream with a bound of its own on the share recomputed', () => {
+  it('runs the changed frame in full where the change and its margin pass the bound', async () => {
+    const t = await startTestServer(engine, { ADPC_REUSE: 'true', ADPC_REUSE_MAX_SHARE: '0.01' });
     try {
       const c = await open(t);
       await c.send(1, scene);
@@ -145,7 +145,7 @@ describe('WS /v1/stream without region reuse (the default)', () => {
     const t = await startTestServer(engine);
     try {
       const c = await open(t);
-      expect((await c.until((m) => m.type === 'hello')).reuse).toMatchObject({ enabled: false, crops: true });
+      expect((await c.until((m) => m.type === 'hello')).reuse).toMatchObject({ enabled: false, regions: true });
       const answers = await c.send(1, scene);
       expect(answers.every((m) => m.reuse === null)).toBe(true);
       c.ws.close();
