@@ -49,6 +49,18 @@ void grow(std::vector<Buffer>& buffers, size_t n) {
 std::vector<Buffer>& state_features(RunState& run) { return run.stage == 0 ? run.image : run.outputs[size_t(run.stage - 1)]; }
 const std::vector<Buffer>& state_features(const RunState& run) { return run.stage == 0 ? run.image : run.outputs[size_t(run.stage - 1)]; }
 
+// Whether stage k's kept outputs hold the last frame wherever a focus leaves them: they do,
+// and where they lag behind stage 1 the focus covers it.
+bool keeps(const RunState& run, int k, const std::vector<uint8_t>& focus) {
+  const size_t j = size_t(k - 1);
+  if (j >= run.kept.size() || !run.kept[j] || run.lag_all[j]) return false;
+  const std::vector<uint8_t>& l = run.lag[j];
+  if (l.empty()) return true;
+  if (l.size() != focus.size()) return false;
+  for (size_t i = 0; i < l.size(); i++) if (l[i] && !focus[i]) return false;
+  return true;
+}
+
 // Where a tensor of h x w positions lies in a 1/4-resolution focus: a position is in it when
 // any 1/4-resolution position it covers is.
 void focus_at(const std::vector<uint8_t>& focus, int quarter_h, int quarter_w, int h, int w, uint8_t* out) {
@@ -612,8 +624,13 @@ void Executor::import_state(RunState& run, int stage, const std::vector<const fl
   const int quarter_h = stage == 0 ? shapes[0].h / 4 : shapes[0].h;
   const int quarter_w = stage == 0 ? shapes[0].w / 4 : shapes[0].w;
   // kept outputs hold a picture of the run's size; the stages before an imported one did not run
-  if (stage > 0 || quarter_h != run.quarter_h || quarter_w != run.quarter_w) run.kept.fill(false);
+  if (stage > 0 || quarter_h != run.quarter_h || quarter_w != run.quarter_w) {
+    run.kept.fill(false);
+    run.lag_all.fill(false);
+    for (auto& l : run.lag) l.clear();
+  }
   if (stage > 0) {
+    run.focus.clear();
     run.kept[size_t(stage - 1)] = true;
     run.reached = stage;
   }
@@ -932,8 +949,19 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
 
   a.data.resize(cp->arena_floats);
   if (k == 1) {
-    // a new frame: the stages the last one did not reach hold an older picture than stage 1's
-    for (size_t j = size_t(run.reached); j < run.kept.size(); j++) run.kept[j] = false;
+    // a new frame: the stages the last one did not reach lag behind stage 1 where it ran
+    for (size_t j = size_t(run.reached); j < run.kept.size(); j++) {
+      if (!run.kept[j]) continue;
+      if (run.focus.empty()) {
+        run.lag_all[j] = true;
+        continue;
+      }
+      std::vector<uint8_t>& l = run.lag[j];
+      l.resize(run.focus.size(), 0);
+      or_bytes(l.data(), run.focus.data(), l.size());
+    }
+    if (focus) run.focus = *focus;
+    else run.focus.clear();
     run.reached = 0;
   }
   if (k == 1 && focus && !run.kept[0]) {
@@ -941,7 +969,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   }
   // with a focus, kept outputs that hold the last frame change in the focus alone
   const bool outputs = need_features && !p.out_features.empty();
-  const bool keep = focus && outputs && run.kept[size_t(k - 1)];
+  const bool keep = focus && outputs && keeps(run, k, *focus);
   if (k == 1 && !focus) {
     const size_t positions = p.tensors[p.out_logits].positions();
     run.logits.resize(positions * size_t(classes_));
@@ -1069,7 +1097,11 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   });
   lap(n_ops + 2, a.counts[0]);
 
-  if (k <= 3) run.kept[size_t(k - 1)] = outputs && (!focus || keep);
+  if (k <= 3) {
+    run.kept[size_t(k - 1)] = outputs && (!focus || keep);
+    run.lag_all[size_t(k - 1)] = false;
+    run.lag[size_t(k - 1)].clear();
+  }
   run.reached = k;
   run.feature_shapes.clear();
   if (need_features) for (int t : p.out_features) run.feature_shapes.push_back(p.tensors[t]);
@@ -1095,7 +1127,7 @@ void Executor::prepare_next(const RunState& run, int k, float threshold, const s
   pre.cp = &compiled_for(k, run.quarter_h, run.quarter_w);
   pre.threshold = threshold;
   pre.need_features = k < 4;
-  pre.keep = focus && pre.need_features && run.kept[size_t(k - 1)];
+  pre.keep = focus && pre.need_features && keeps(run, k, *focus);
   pre.has_focus = focus != nullptr;
   if (focus) pre.focus = *focus;
   pre.confidence = run.confidence;

@@ -49,8 +49,13 @@ struct RunState {
   // k, given a focus, rewrites them there alone (region reuse).
   std::array<std::vector<Buffer>, 3> outputs;
   // Whether stage k's kept outputs (index k-1) hold one picture outside any focus to come:
-  // written whole by a frame without a focus, and updated by every frame since.
+  // written whole by a frame without a focus, and by every frame since, or in `lag` (the foci
+  // of frames that ended before stage k since it last ran; `lag_all`: a whole frame did),
+  // which a focus must then cover.
   std::array<bool, 3> kept{};
+  std::array<std::vector<uint8_t>, 3> lag;
+  std::array<bool, 3> lag_all{};
+  std::vector<uint8_t> focus;       // the current frame's focus (empty: the whole frame)
   int reached = 0;                  // the last stage the current frame ran
   Buffer logits;                    // merged logits, NHWC [h][w][classes]
   std::vector<float> confidence;    // max softmax of the merged logits

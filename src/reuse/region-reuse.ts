@@ -109,8 +109,13 @@ type Decision =
 export class RegionReuse {
   private reference: Reference | null = null;
   private sinceKeyframe = 0;
-  /** The engine's run this stream keeps: its stage 1 features let a frame recompute blocks alone. */
+  /** The engine's run this stream keeps: its features let a frame recompute blocks alone. */
   private kept: KeptRun | null = null;
+  /**
+   * Why the last keyframe ran, if it ended before its stop: the next frame runs whole again,
+   * as the kept run's later stages lag behind its first everywhere (docs/NATIVE.md).
+   */
+  private unfinished: KeyframeReason | null = null;
 
   constructor(readonly settings: ReuseSettings = DEFAULT_REUSE) {}
 
@@ -138,6 +143,7 @@ export class RegionReuse {
     const ref = this.reference;
     const s = this.settings;
     if (!ref) return { mode: 'full', reason: 'first' };
+    if (this.unfinished) return { mode: 'full', reason: this.unfinished };
     if (ref.frameWidth !== frame.frameWidth || ref.frameHeight !== frame.frameHeight) return { mode: 'full', reason: 'size_change' };
     if (options.fullLabels && !ref.full) return { mode: 'full', reason: 'options' };
     if (this.sinceKeyframe + 1 >= s.keyframeInterval) return { mode: 'full', reason: 'interval' };
@@ -205,6 +211,7 @@ export class RegionReuse {
       }
     } finally {
       await exits.return('cancelled');
+      this.unfinished = stopped ? null : reason;
       if (!stopped) this.unsettled(grid, cells);
     }
   }

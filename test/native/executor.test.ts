@@ -155,7 +155,7 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
     expect(maxDiff((await native.exportState(all)).features[0]!, B.state.features[0]!)).toBeLessThan(1e-5);
   });
 
-  it('keeps a later stage\'s outputs outside the focus while they hold the last frame, and not after a frame that stopped before it', async () => {
+  it('keeps a later stage\'s outputs outside the focus while they hold the last frame, and while a focus covers where they lag', async () => {
     const image = ref('image');
     const [c, h, w] = [image.dims[1]!, image.dims[2]!, image.dims[3]!];
     const b = image.data as Float32Array;
@@ -190,11 +190,21 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
     const next = await frame(run, b, 2, focus);
     expect(differs(next, last, 'outside'), 'outside the focus: the last frame\'s outputs').toBe(false);
     expect(differs(next, last, 'inside'), 'inside: this frame\'s').toBe(true);
-    // a frame that stops after stage 1 leaves stage 2's outputs behind stage 1's: the next
-    // frame's stage 2 writes them everywhere
+    // a frame that stops after stage 1 leaves stage 2's outputs behind stage 1's in its focus:
+    // a next focus that covers it keeps them, one that does not writes them everywhere
     await frame(run, a, 1, focus);
-    const after = await frame(run, b, 2, focus);
-    expect(differs(after, next, 'outside')).toBe(true);
+    const covered = await frame(run, b, 2, focus);
+    expect(differs(covered, next, 'outside')).toBe(false);
+    const elsewhere = new Uint8Array(qh * qw);
+    elsewhere.fill(1, (qh - 2) * qw, (qh - 1) * qw);
+    await frame(run, a, 1, elsewhere);
+    const uncovered = await frame(run, b, 2, focus);
+    expect(differs(uncovered, next, 'outside')).toBe(true);
+    // and so does any focus after a whole frame that stopped before the stage
+    await frame(run, a, 2);
+    const whole = await frame(run, b, 2, focus);
+    await frame(run, a, 1);
+    expect(differs(await frame(run, b, 2, focus), whole, 'outside')).toBe(true);
   });
 
   it('reproduces the references stage by stage, and chained from stage 1', async () => {

@@ -206,6 +206,14 @@ describe('region reuse', () => {
     const after = await run(reuse, engine, frame([[40, 16, 12]]));
     expect(after.exits[0]!.reuse.mode).toBe('regions');
     expect(after.exits[0]!.reuse.regions).toEqual([{ x0: 40, y0: 16, x1: 56, y1: 32 }, { x0: 80, y0: 40, x1: 96, y1: 56 }]);
+    // a keyframe that ends before its stop runs again on the next frame, for the same reason
+    const bright = frame();
+    bright.rgb.fill(160);
+    const keyframe = reuse.run(engine, bright, { signal: AbortSignal.abort('superseded') });
+    expect((await keyframe.next()).value).toMatchObject({ exit: 1, reuse: { mode: 'full', keyframe: 'global_change' } });
+    expect(await keyframe.next()).toEqual({ done: true, value: 'cancelled' });
+    expect((await run(reuse, engine, frame([[40, 16, 12]]))).exits[0]!.reuse.keyframe).toBe('global_change');
+    expect((await run(reuse, engine, frame([[40, 16, 12]]))).exits[0]!.reuse.mode).toBe('reused');
   });
 
   it('pastes frame-size labels too, and stops at max_exit', async () => {
