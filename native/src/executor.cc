@@ -91,8 +91,8 @@ struct Needed {
   // Most tensors of a stage are read everywhere or nowhere, so the bytes are cleared only when
   // a first position is marked, and kept at their largest size: the arena's tensor i is a
   // different map in every stage.
-  // Set where a tensor is computed no matter who reads it: stage 1's kept features, refreshed
-  // in a focus, are read as they are elsewhere.
+  // Set where a tensor is computed no matter who reads it: a stage's kept output features,
+  // refreshed in a focus, are read as they are elsewhere.
   bool frozen = false;
   void reset(size_t positions) {
     all = any = frozen = false;

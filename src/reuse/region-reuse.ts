@@ -42,11 +42,11 @@ export interface ReuseSettings {
 }
 
 /**
- * The shipped settings. Margins 24 and 16: on the fixed test clips 0.64-0.67x the compute of
+ * The shipped settings. Margins 24 and 16: on the fixed test clips 0.64-0.70x the compute of
  * full frames at 0.32 mIoU below them, against 0.61x and 0.83 below with 16 and 16, 0.74x and
  * 0.01 below with 32 and 16 (README "Performance", static cameras). 8 grey levels are 7
  * standard deviations of a cell's sensor noise at the generator's strongest. maxShare: a
- * regions frame costs about 0.32 of a full frame plus 1.1 times its share there (`npm run
+ * regions frame costs about 0.3 of a full frame plus 1.1 times its share there (`npm run
  * bench:stream` fits both as `cost_fit`); past half the frame it saves little against a
  * keyframe, which also refreshes the whole reference.
  */

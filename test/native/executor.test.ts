@@ -65,6 +65,18 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
     if (temporary) rmSync(dirname(dir), { recursive: true, force: true });
   });
 
+  /** The reference image (b), another picture of its size (a), and a focus box off the corner. */
+  function twoPictures() {
+    const image = ref('image');
+    const [c, h, w] = [image.dims[1]!, image.dims[2]!, image.dims[3]!];
+    const b = image.data as Float32Array;
+    const a = b.map((v, i) => (i % 7 === 0 ? -v : 0.5 * v));
+    const [qh, qw] = [h / 4, w / 4];
+    const focus = new Uint8Array(qh * qw);
+    for (let y = 2; y < qh - 3; y++) focus.fill(1, y * qw + 3, y * qw + Math.floor(qw / 2));
+    return { a, b, qh, qw, focus, from: (data: Float32Array): NativeImport => ({ features: [data], shapes: [[c, h, w]] }) };
+  }
+
   /** Runs stage k natively from `previous` (stage k-1's outputs) and the same in the masked graph. */
   async function both(k: number, previous: Outputs, threshold: number) {
     const run = native.newRun();
@@ -103,11 +115,7 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
   });
 
   it('continues a run\'s last frame in stage 1 with a focus: new features inside, the last ones and the last labels outside', async () => {
-    const image = ref('image');
-    const [c, h, w] = [image.dims[1]!, image.dims[2]!, image.dims[3]!];
-    const b = image.data as Float32Array;
-    const a = b.map((v, i) => (i % 7 === 0 ? -v : 0.5 * v));
-    const from = (data: Float32Array): NativeImport => ({ features: [data], shapes: [[c, h, w]] });
+    const { a, b, qh, qw, focus, from } = twoPictures();
     const stage1 = async (data: Float32Array, run = native.newRun()) => {
       await native.importState(run, 0, from(data));
       const out = await native.runStage(run, 1, 1, true);
@@ -115,10 +123,7 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
     };
     const A = await stage1(a);
     const B = await stage1(b);
-    const [qh, qw] = [h / 4, w / 4];
-    // a focus box off the corner, and the frame's first stage 1 on a fresh run refused
-    const focus = new Uint8Array(qh * qw);
-    for (let y = 2; y < qh - 3; y++) focus.fill(1, y * qw + 3, y * qw + Math.floor(qw / 2));
+    // the frame's first stage 1 on a fresh run refused
     const fresh = native.newRun();
     await native.importState(fresh, 0, from(b));
     await expect(native.runStage(fresh, 1, 1, true, undefined, focus)).rejects.toThrow(/last frame/);
@@ -156,15 +161,8 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
   });
 
   it('keeps a later stage\'s outputs outside the focus while they hold the last frame, and while a focus covers where they lag', async () => {
-    const image = ref('image');
-    const [c, h, w] = [image.dims[1]!, image.dims[2]!, image.dims[3]!];
-    const b = image.data as Float32Array;
-    const a = b.map((v, i) => (i % 7 === 0 ? -v : 0.5 * v));
-    const from = (data: Float32Array): NativeImport => ({ features: [data], shapes: [[c, h, w]] });
+    const { a, b, qh, qw, focus, from } = twoPictures();
     const threshold = (ref('threshold').data as Float32Array)[0]!;
-    const [qh, qw] = [h / 4, w / 4];
-    const focus = new Uint8Array(qh * qw);
-    for (let y = 2; y < qh - 3; y++) focus.fill(1, y * qw + 3, y * qw + Math.floor(qw / 2));
     const frame = async (run: NativeRun, data: Float32Array, stages: number, f?: Uint8Array) => {
       await native.importState(run, 0, from(data));
       for (let k = 1; k <= stages; k++) await native.runStage(run, k, k === 1 ? 1 : threshold, true, undefined, f);
