@@ -155,7 +155,7 @@ export class RegionReuse {
     // the kept run holds no whole frame's features only after a failure in its stage 1
     if (!this.kept?.primed) return { mode: 'full', reason: this.kept ? 'first' : 'no_native' };
     const plan = planRegions(changed, grid, s);
-    if (plan.share > s.maxShare) return { mode: 'full', reason: 'coverage' };
+    if (!plan) return { mode: 'full', reason: 'coverage' };
     return { mode: 'regions', plan };
   }
 

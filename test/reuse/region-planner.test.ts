@@ -4,7 +4,7 @@ import { BLOCK, blockGrid } from '../../src/reuse/change-detector.js';
 import { dilateBlocks, planRegions } from '../../src/reuse/region-planner.js';
 
 const grid = blockGrid(256, 512);
-const settings = { margin: 24, labelMargin: 8 };
+const settings = { margin: 24, labelMargin: 8, maxShare: 1 };
 
 function mask(blocks: [number, number][], g = grid): Uint8Array {
   const m = new Uint8Array(g.rows * g.cols);
@@ -15,33 +15,64 @@ const count = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
 
 describe('region planner', () => {
   it('plans nothing for no change', () => {
-    const plan = planRegions(mask([]), grid, settings);
+    const plan = planRegions(mask([]), grid, settings)!;
     expect(plan.regions).toEqual([]);
     expect(plan.share).toBe(0);
     expect(count(plan.focus) + count(plan.replaced)).toBe(0);
   });
 
   it('recomputes a block with the margin around it and replaces its labels with the label margin, clipped at the border', () => {
-    const plan = planRegions(mask([[10, 10]]), grid, settings);
+    const plan = planRegions(mask([[10, 10]]), grid, settings)!;
     expect(plan.regions).toEqual([{ x0: 10 * BLOCK, y0: 10 * BLOCK, x1: 11 * BLOCK, y1: 11 * BLOCK }]);
     expect(plan.focus).toEqual(dilateBlocks(mask([[10, 10]]), grid, 3));
     expect(count(plan.focus)).toBe(49);
     expect(plan.share).toBe(49 / (grid.rows * grid.cols));
     expect(count(plan.replaced)).toBe(9);
     expect(plan.replaced[9 * grid.cols + 9]).toBe(1);
-    const corner = planRegions(mask([[0, 0]]), grid, { margin: 20, labelMargin: 0 });
+    const corner = planRegions(mask([[0, 0]]), grid, { margin: 20, labelMargin: 0, maxShare: 1 })!;
     expect(count(corner.focus)).toBe(16); // 20 px round up to 3 blocks, clipped at the corner
     expect(count(corner.replaced)).toBe(1);
   });
 
   it('never replaces labels beyond what it recomputed', () => {
-    const plan = planRegions(mask([[10, 10]]), grid, { margin: 8, labelMargin: 32 });
+    const plan = planRegions(mask([[10, 10]]), grid, { margin: 8, labelMargin: 32, maxShare: 1 })!;
     expect(plan.replaced).toEqual(plan.focus);
   });
 
+  it('gives no plan whose focus covers more than maxShare', () => {
+    const share = 49 / (grid.rows * grid.cols);
+    expect(planRegions(mask([[10, 10]]), grid, { ...settings, maxShare: share })).not.toBeNull();
+    expect(planRegions(mask([[10, 10]]), grid, { ...settings, maxShare: share - 1e-9 })).toBeNull();
+  });
+
+  it('dilates as every block within r of a marked one, at every r and on random maps', () => {
+    let seed = 7;
+    for (const r of [0, 1, 2, 3, 5]) {
+      for (let trial = 0; trial < 5; trial++) {
+        const m = new Uint8Array(grid.rows * grid.cols);
+        for (let i = 0; i < m.length; i++) {
+          seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+          m[i] = seed / 2 ** 32 < 0.02 * (trial + 1) ? 1 : 0;
+        }
+        const want = new Uint8Array(m.length);
+        for (let y = 0; y < grid.rows; y++) {
+          for (let x = 0; x < grid.cols; x++) {
+            for (let dy = -r; dy <= r; dy++) {
+              for (let dx = -r; dx <= r; dx++) {
+                const yy = y + dy, xx = x + dx;
+                if (yy >= 0 && yy < grid.rows && xx >= 0 && xx < grid.cols && m[yy * grid.cols + xx]) want[y * grid.cols + x] = 1;
+              }
+            }
+          }
+        }
+        expect(dilateBlocks(m, grid, r), `r ${r}, trial ${trial}`).toEqual(want);
+      }
+    }
+  });
+
   it('names one box per 8-connected cluster of changed blocks', () => {
-    expect(planRegions(mask([[2, 2], [50, 25]]), grid, settings).regions).toHaveLength(2);
-    const touching = planRegions(mask([[20, 10], [21, 11], [22, 10]]), grid, settings);
+    expect(planRegions(mask([[2, 2], [50, 25]]), grid, settings)!.regions).toHaveLength(2);
+    const touching = planRegions(mask([[20, 10], [21, 11], [22, 10]]), grid, settings)!;
     expect(touching.regions).toEqual([{ x0: 20 * BLOCK, y0: 10 * BLOCK, x1: 23 * BLOCK, y1: 12 * BLOCK }]);
   });
 });
