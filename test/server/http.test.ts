@@ -289,5 +289,8 @@ describe('configuration', () => {
     expect(() => loadConfig({}, ['--nope', '1'])).toThrow(/unknown option/);
     expect(loadConfig({ PORT: '9000' }, ['--port', '9001']).port).toBe(9001);
     expect(loadConfig({ ADPC_MAX_FPS: '0.5' }).maxFps).toBe(0.5);
+    expect(() => loadConfig({ ADPC_REUSE_MAX_SHARE: '1.5' })).toThrow(/ADPC_REUSE_MAX_SHARE/);
+    expect(() => loadConfig({ ADPC_REUSE_LABEL_MARGIN: '-8' })).toThrow(/ADPC_REUSE_LABEL_MARGIN/);
+    expect(loadConfig({}, ['--reuse-label-margin', '8', '--reuse-max-share', '0.3'])).toMatchObject({ reuseLabelMargin: 8, reuseMaxShare: 0.3 });
   });
 });
