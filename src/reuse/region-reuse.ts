@@ -229,15 +229,18 @@ export class RegionReuse {
         const step = await exits.next();
         if (step.done) return step.value;
         const run = step.value;
-        // outside the replaced blocks the map is the reference: the margin beyond them was context
+        const settles = run.stop !== null && run.stop !== 'cancelled';
+        // outside the replaced blocks the map is the reference: the margin beyond them was context;
+        // the confidence only where it is handed out or becomes the reference's
+        const { confidence: _, ...labelled } = run;
         const x: ExitResult = {
-          ...run,
+          ...labelled,
           labels: pasteBlocks(ref.labels, run.labels, plan.replaced, grid, stride),
-          confidence: pasteBlocks(ref.confidence, run.confidence!, plan.replaced, grid, stride),
+          ...(options.withConfidence || settles ? { confidence: pasteBlocks(ref.confidence, run.confidence!, plan.replaced, grid, stride) } : {}),
           ...(run.fullLabels && ref.full ? { fullLabels: { ...run.fullLabels, labels: pasteBlocks(ref.full, run.fullLabels.labels, plan.replaced, grid, 1) } } : {}),
         };
         yield { ...withoutConfidence(x, options), reuse: report };
-        if (x.stop !== null && x.stop !== 'cancelled') {
+        if (settles) {
           stopped = true;
           // the replaced blocks' labels are this frame's now, and so is the image they are compared with
           this.reference = {

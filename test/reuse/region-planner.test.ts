@@ -93,4 +93,24 @@ describe('block maps', () => {
     expect([...base]).toEqual(new Array(24).fill(1));
     expect(() => pasteBlocks(base, fresh.subarray(1), mask([], small), small, 4)).toThrow(RangeError);
   });
+
+  it('agree with a position-by-position reading on random block maps (runs of blocks, rows ending marked)', () => {
+    const g = blockGrid(48, 64); // 6 x 8 blocks
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 40; trial++) {
+      const density = trial / 40;
+      const blocks = Uint8Array.from({ length: g.rows * g.cols }, () => (random() < density ? 1 : 0));
+      for (const scale of [1, 4, 8]) {
+        const per = BLOCK / scale;
+        const width = g.cols * per;
+        const n = g.rows * per * width;
+        const marked = (i: number) => blocks[Math.floor(Math.floor(i / width) / per) * g.cols + Math.floor((i % width) / per)]!;
+        const base = Float32Array.from({ length: n }, (_, i) => -i);
+        const fresh = Float32Array.from({ length: n }, (_, i) => i + 0.5);
+        expect([...expandBlocks(blocks, g, scale)], `trial ${trial}, scale ${scale}`).toEqual(Array.from({ length: n }, (_, i) => marked(i)));
+        expect([...pasteBlocks(base, fresh, blocks, g, scale)], `trial ${trial}, scale ${scale}`).toEqual(Array.from({ length: n }, (_, i) => (marked(i) ? fresh[i] : base[i])));
+      }
+    }
+  });
 });
