@@ -48,7 +48,7 @@ export class ServerMetrics {
     this.budgetStops = new Counter({ name: 'adpc_budget_stops_total', help: 'Frames ended by each stop reason', labelNames: ['reason'], registers });
     this.decodeSeconds = new Histogram({ name: 'adpc_decode_seconds', help: 'Image decode, resize and normalisation', buckets: LATENCY_BUCKETS, registers });
     this.encodeSeconds = new Histogram({ name: 'adpc_encode_seconds', help: 'Label map encoding per exit', buckets: LATENCY_BUCKETS, registers });
-    this.queueWait = new Histogram({ name: 'adpc_queue_wait_seconds', help: 'Time a frame waited for a decode slot or for the device (once per stage)', labelNames: ['queue'], buckets: LATENCY_BUCKETS, registers });
+    this.queueWait = new Histogram({ name: 'adpc_queue_wait_seconds', help: 'Time a frame waited for a decode slot or for the device (once per stage, or per native stages run back to back)', labelNames: ['queue'], buckets: LATENCY_BUCKETS, registers });
     this.errors = new Counter({ name: 'adpc_errors_total', help: 'Errors answered or logged, by code (src/errors.ts)', labelNames: ['code'], registers });
     this.slowReaderDrops = new Counter({ name: 'adpc_slow_reader_drops_total', help: 'Final results replaced by a newer frame\'s before a slow reader took them', registers });
     for (const code of ERROR_CODES) this.errors.inc({ code }, 0);

@@ -9,7 +9,7 @@ import { loadBundle, stageForms, type LoadedBundle } from '../bundle/load-bundle
 import type { BundleManifest } from '../bundle/manifest.js';
 import { nextStageInputs } from '../bundle/stage-io.js';
 import { paletteOf, type Palette } from '../classes.js';
-import { nativeImportOf, type NativeImport, type NativeRun } from '../native/native-executor.js';
+import { nativeImportOf, type NativeChain, type NativeImport, type NativeRun, type NativeStageResult } from '../native/native-executor.js';
 import { floatTensor, type Feeds, type ProviderName, type Tensor } from '../runtime/onnx.js';
 import type { Budget, StopReason } from './budget.js';
 import { sharesFromCounts, stageGflops } from './gflops.js';
@@ -78,6 +78,12 @@ export interface RunOptions {
   focus?: Uint8Array;
   /** Waits for the device before each stage; the returned function frees it. */
   acquire?: (stage: number) => Promise<() => void>;
+  /**
+   * Whether others wait for the device. Native stages that run whatever their predecessor's
+   * result run back to back as one chain holding the device; it ends after its stage under
+   * way once this says so, and does not start while it does.
+   */
+  waiting?: () => boolean;
 }
 
 export interface EngineInfo {
@@ -280,6 +286,16 @@ export class AnytimeEngine {
       this.formAtEveryShare(k + 1, pinned) !== null;
     let awaiting = 0;
     let early: Promise<StageRun | 'deadline' | 'cancelled'> | null = null;
+    // native stages running back to back, and the last of them
+    let chain = null as { readonly run: NativeChain; readonly last: number } | null;
+    // the last stage a chain from native stage k would run: each next one runs natively whatever
+    // its predecessor's result; no chain where labels at the input size come between stages
+    const chainEnd = (k: number): number => {
+      let last = k;
+      while (!options.fullLabels && unconditional(last) && this.formAtEveryShare(last + 1, pinned) === 'native') last++;
+      return last;
+    };
+    const needFeatures = (k: number): boolean => k < maxExit || (kept !== undefined && k < EXITS);
 
     /**
      * Stage k on what stage k-1 left: its device slot, the deadline check once granted, the
@@ -298,8 +314,16 @@ export class AnytimeEngine {
       return started;
     };
     const runStage = async (k: number, share: number): Promise<StageRun | 'deadline' | 'cancelled'> => {
+      if (chain && k <= chain.last) {
+        const r = await chain.run.stage(k);
+        // else the chain ended before stage k: it runs on its own
+        if (r) return { form: 'native', out: nativeOutput(k, r), fullLabels: undefined, computeMs: r.ms };
+      }
+      // the run takes no other call before a chain's end has been reported
+      if (chain) await chain.run.ended;
       const form = this.formFor(k, share, pinned);
       const release = await options.acquire?.(k);
+      let held = false;
       try {
         // the wait for the device may have eaten the time the check before it counted on
         if (k > 1 && release && budget.deadline_ms !== undefined && this.lateFor(k, form, share, arrivedAt, budget.deadline_ms)) return 'deadline';
@@ -309,10 +333,28 @@ export class AnytimeEngine {
         let fullLabels: Uint8Array | undefined;
         if (form === 'native') {
           nativeRun ??= this.bundle.native!.newRun();
-          // a kept run's next frame reads the features of every stage this one runs, whether it goes on or not
-          const needFeatures = k < maxExit || (kept !== undefined && k < EXITS);
+          const last = chainEnd(k);
           if (k === 1 && kept) kept.primed = false;
-          out = await this.runNative(k, nativeRun, carried, threshold, needFeatures, focus);
+          if (last > k && !options.waiting?.() && !options.signal?.aborted) {
+            // the chain holds the device to its end, and ends early when others wait for it
+            const stages = this.bundle.native!.runStages(nativeRun, k, last, threshold,
+              Array.from({ length: last - k + 1 }, (_, i) => needFeatures(k + i)), this.nativeImport(k, carried), focus);
+            chain = { run: stages, last };
+            held = true;
+            const stop = () => stages.stop();
+            options.signal?.addEventListener('abort', stop, { once: true });
+            void stages.ended.then(() => {
+              options.signal?.removeEventListener('abort', stop);
+              release?.();
+            });
+            for (let j = k; j < last; j++) void stages.stage(j).then(() => { if (options.waiting?.()) stages.stop(); }, () => undefined);
+            const r = await stages.stage(k);
+            if (!r) throw new Error(`native stage ${k} ended without a result`);
+            out = nativeOutput(k, r);
+          } else {
+            // a kept run's next frame reads the features of every stage this one runs, whether it goes on or not
+            out = await this.runNative(k, nativeRun, carried, threshold, needFeatures(k), focus);
+          }
           if (k === 1 && kept) kept.primed = true;
         } else {
           out = await this.runOrt(k, form, carried, nativeRun, threshold);
@@ -324,7 +366,7 @@ export class AnytimeEngine {
         }
         return { form, out, fullLabels, computeMs: performance.now() - started };
       } finally {
-        release?.();
+        if (!held) release?.();
       }
     };
 
@@ -381,6 +423,10 @@ export class AnytimeEngine {
     } finally {
       // a stage still under way (the consumer stopped early, or a stage failed) ends before its run is given back
       if (next) await next.catch(() => undefined);
+      if (chain) {
+        chain.run.stop();
+        await chain.run.ended;
+      }
       if (nativeRun && !kept) this.bundle.native!.releaseRun(nativeRun);
     }
   }
@@ -413,15 +459,16 @@ export class AnytimeEngine {
   }
 
   private async runNative(k: number, run: NativeRun, carried: Carried, threshold: number, needFeatures: boolean, focus?: Uint8Array): Promise<StageOutput> {
-    let from: NativeImport | undefined;
+    return nativeOutput(k, await this.bundle.native!.runStage(run, k, threshold, needFeatures, this.nativeImport(k, carried), focus));
+  }
+
+  /** What a native stage k takes in first: the image, or stage k-1's onnxruntime outputs; nothing when the run holds them. */
+  private nativeImport(k: number, carried: Carried): NativeImport | undefined {
     if (k === 1) {
       const image = (carried as { outputs: Record<string, Tensor> }).outputs.image!;
-      from = { features: [image.data as Float32Array], shapes: [[image.dims[1]!, image.dims[2]!, image.dims[3]!]] };
-    } else if (carried.kind === 'ort') {
-      from = nativeImportOf(carried.outputs);
+      return { features: [image.data as Float32Array], shapes: [[image.dims[1]!, image.dims[2]!, image.dims[3]!]] };
     }
-    const result = await this.bundle.native!.runStage(run, k, threshold, needFeatures, from, focus);
-    return { labels: result.labels, confidence: result.confidence, computed: k === 1 ? null : result.computed, carried: { kind: 'native' } };
+    return carried.kind === 'ort' ? nativeImportOf(carried.outputs) : undefined;
   }
 
   /** Why not to run stage `next`, or null to go on. */
@@ -461,6 +508,10 @@ function shareAtOrBelow(confidence: Float32Array, threshold: number, focus?: Uin
   let active = 0;
   for (let i = 0; i < confidence.length; i++) if (confidence[i]! <= t && (!focus || focus[i])) active++;
   return active / confidence.length;
+}
+
+function nativeOutput(k: number, result: NativeStageResult): StageOutput {
+  return { labels: result.labels, confidence: result.confidence, computed: k === 1 ? null : result.computed, carried: { kind: 'native' } };
 }
 
 function focusShare(focus: Uint8Array): number {

@@ -78,6 +78,21 @@ export interface NativeStageResult {
   readonly computed: number[];
 }
 
+/** A chained stage's result: also its time on the worker, import included. */
+export interface NativeChainResult extends NativeStageResult {
+  readonly ms: number;
+}
+
+/** Stages run back to back on one worker (NativeExecutor.runStages). */
+export interface NativeChain {
+  /** Stage k's result as it ends; null when the chain ended before it. Rejects if the stage failed. */
+  stage(k: number): Promise<NativeChainResult | null>;
+  /** The chain ends after the stage under way. */
+  stop(): void;
+  /** When the chain is over and its run is free for other calls. */
+  readonly ended: Promise<void>;
+}
+
 interface Addon {
   Executor: new (options: { stages: unknown[]; weights: Uint8Array; classes: number; isa: string; threads: number }) => AddonExecutor;
   isas: string[];
@@ -88,6 +103,9 @@ interface AddonExecutor {
   readonly threads: number;
   newRun(): NativeRun;
   runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport, focus?: Uint8Array): Promise<NativeStageResult>;
+  runStages(run: NativeRun, k: number, last: number, threshold: number, needFeatures: boolean[], from: NativeImport | undefined,
+    focus: Uint8Array | undefined, onStage: (stage: number, value: NativeChainResult | Error | { ran: number }) => void): void;
+  stopStages(run: NativeRun): void;
   importState(run: NativeRun, k: number, from: NativeImport): Promise<unknown>;
   exportState(run: NativeRun): Promise<{ features: Float32Array[]; logits: Float32Array }>;
   fullLabels(run: NativeRun, height: number, width: number): Promise<Uint8Array>;
@@ -221,6 +239,40 @@ export class NativeExecutor {
    */
   runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport, focus?: Uint8Array): Promise<NativeStageResult> {
     return this.ex.runStage(run, k, threshold, needFeatures, from, focus);
+  }
+
+  /**
+   * Stages k..last as runStage would run them one after another (needFeatures per stage), back
+   * to back on one worker: no hop through the event loop between them (docs/NATIVE.md).
+   */
+  runStages(run: NativeRun, k: number, last: number, threshold: number, needFeatures: boolean[], from?: NativeImport, focus?: Uint8Array): NativeChain {
+    const settle = new Map<number, { resolve: (r: NativeChainResult | null) => void; reject: (e: Error) => void }>();
+    const results = new Map<number, Promise<NativeChainResult | null>>();
+    for (let j = k; j <= last; j++) {
+      const result = new Promise<NativeChainResult | null>((resolve, reject) => settle.set(j, { resolve, reject }));
+      result.catch(() => undefined); // a failure is rethrown where the stage is awaited, if it is
+      results.set(j, result);
+    }
+    let ended!: () => void;
+    const over = new Promise<void>((resolve) => (ended = resolve));
+    // called from the event loop by the addon: nothing thrown here could reach a caller
+    this.ex.runStages(run, k, last, threshold, needFeatures, from, focus, (stage, value) => {
+      if (stage === 0) {
+        for (const s of settle.values()) s.resolve(null);
+        settle.clear();
+        ended();
+        return;
+      }
+      const s = settle.get(stage);
+      settle.delete(stage);
+      if (value instanceof Error) s?.reject(value);
+      else s?.resolve(value as NativeChainResult);
+    });
+    return {
+      stage: (j) => results.get(j) ?? Promise.resolve(null),
+      stop: () => this.ex.stopStages(run),
+      ended: over,
+    };
   }
 
   /** Takes stage k's onnxruntime outputs into the run (benchmarks time the import apart). */

@@ -6,6 +6,7 @@ import { readManifest } from '../../src/bundle/manifest.js';
 import { parseBudget } from '../../src/engine/budget.js';
 import { writeCrossovers } from '../../src/bundle/crossovers.js';
 import { AnytimeEngine, type ExitResult, type StageForm } from '../../src/engine/anytime-engine.js';
+import { nativeUnavailable } from '../../src/native/native-executor.js';
 import { readReference, readReferenceIndex } from '../helpers/reference.js';
 import { exportTinyBundle } from '../helpers/tiny-bundle.js';
 
@@ -238,6 +239,52 @@ describe('AnytimeEngine', () => {
     expect(plain!.confidence).toBeUndefined();
     expect(withConf!.confidence!.length).toBe(16 * 32);
     expect(Math.max(...withConf!.confidence!)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe.runIf(nativeUnavailable() === null)('native stages back to back', () => {
+  let native: AnytimeEngine;
+  beforeAll(async () => {
+    native = await AnytimeEngine.load(dir, { threads: 1, warmup: false, forms: { 1: 'native', 2: 'native', 3: 'native', 4: 'native' } });
+  }, 60_000);
+  afterAll(async () => {
+    await native?.close();
+  });
+
+  it('hold the device once, give what stage by stage gives, and run stage by stage while others wait for the device', async () => {
+    const events: string[] = [];
+    const acquire = async (stage: number) => {
+      events.push(`device for ${stage}`);
+      return () => void events.push('released');
+    };
+    const chained = await collect(native.run(image, { acquire }));
+    expect(events).toEqual(['device for 1', 'released']);
+    events.length = 0;
+    const single = await collect(native.run(image, { acquire, waiting: () => true }));
+    expect(events).toEqual(['device for 1', 'released', 'device for 2', 'released', 'device for 3', 'released', 'device for 4', 'released']);
+    expect(chained.map((r) => [r.exit, r.stop, r.form])).toEqual(single.map((r) => [r.exit, r.stop, r.form]));
+    chained.forEach((r, i) => {
+      expect(r.labels).toEqual(single[i]!.labels);
+      expect(r.computedShare).toBe(single[i]!.computedShare);
+      expect(r.gflops).toBe(single[i]!.gflops);
+    });
+    // a chain ends at the budget's last exit
+    events.length = 0;
+    expect((await collect(native.run(image, { acquire, budget: { max_exit: 2 } }))).map((r) => [r.exit, r.stop])).toEqual([[1, null], [2, 'max_exit']]);
+    expect(events).toEqual(['device for 1', 'released']);
+  });
+
+  it('end when cancelled between exits, and the engine runs the next frame on the same runs', async () => {
+    for (let after = 1; after <= 3; after++) {
+      const controller = new AbortController();
+      const gen = native.run(image, { signal: controller.signal });
+      for (let k = 0; k < after; k++) expect((await gen.next()).done).toBe(false);
+      controller.abort();
+      expect(await gen.next()).toEqual({ done: true, value: 'cancelled' });
+    }
+    // a consumer that stops early: the chain ends before the run is given back
+    for await (const r of native.run(image)) if (r.exit === 2) break;
+    expect((await collect(native.run(image))).map((r) => r.stop)).toEqual([null, null, null, 'final_exit']);
   });
 });
 

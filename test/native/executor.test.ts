@@ -227,6 +227,44 @@ describe.runIf(nativeUnavailable() === null).each(bundles)('%s: native executor 
     expect(equalShare(new ort.Tensor('uint8', last.labels, [last.labels.length]), ref('stage4.labels'))).toBeGreaterThanOrEqual(0.9999);
   }, 60_000);
 
+  it('runs stages back to back as one chain with the results of one by one; stops after the stage under way; reports a failure, then the end', async () => {
+    const threshold = (ref('threshold').data as Float32Array)[0]!;
+    const image = ref('image');
+    const from: NativeImport = { features: [image.data as Float32Array], shapes: [[image.dims[1]!, image.dims[2]!, image.dims[3]!]] };
+    const one = native.newRun();
+    const want = [await native.runStage(one, 1, threshold, true, from)];
+    for (const k of [2, 3, 4]) want.push(await native.runStage(one, k, threshold, k < 4));
+
+    const run = native.newRun();
+    const chain = native.runStages(run, 1, 4, threshold, [true, true, true, false], from);
+    // the run is claimed until the chain's end is reported
+    expect(() => native.runStage(run, 1, threshold, true, from)).toThrow(/already running/);
+    for (const k of [1, 2, 3, 4]) {
+      const got = (await chain.stage(k))!;
+      expect(got.labels, `stage ${k}`).toEqual(want[k - 1]!.labels);
+      expect(got.confidence, `stage ${k}`).toEqual(want[k - 1]!.confidence);
+      expect(got.computed, `stage ${k}`).toEqual(want[k - 1]!.computed);
+      expect(got.ms).toBeGreaterThan(0);
+    }
+    await chain.ended;
+
+    // stopped before its second stage: the first runs, the rest are null, and the run goes on from there
+    const stopped = native.runStages(run, 1, 4, threshold, [true, true, true, false], from);
+    stopped.stop();
+    expect((await stopped.stage(1))!.labels).toEqual(want[0]!.labels);
+    expect(await Promise.all([2, 3, 4].map((k) => stopped.stage(k)))).toEqual([null, null, null]);
+    await stopped.ended;
+    expect((await native.runStage(run, 2, threshold, true)).computed).toEqual(want[1]!.computed);
+
+    // a failing stage rejects, the stages after it are not run, and the run is free afterwards
+    const fresh = native.newRun();
+    const failing = native.runStages(fresh, 3, 4, threshold, [true, false]);
+    await expect(failing.stage(3)).rejects.toThrow(/native executor: a 0x0 image/);
+    expect(await failing.stage(4)).toBeNull();
+    await failing.ended;
+    expect((await native.runStage(fresh, 1, threshold, true, from)).labels).toEqual(want[0]!.labels);
+  });
+
   it('matches the masked graphs when nothing and when everything is computed', async () => {
     for (const k of [2, 3, 4]) {
       expectClose(await both(k, referenceOutputs(k - 1), 1e-6), `stage ${k}, nothing computed`);

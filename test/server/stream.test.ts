@@ -258,7 +258,9 @@ describe('metrics of a stream', () => {
     expect(metricValue(text, 'adpc_errors_total{code="BUDGET_INVALID"}')).toBe(1);
     expect(metricValue(text, 'adpc_errors_total{code="IMAGE_CORRUPT"}')).toBe(1);
     expect(metricValue(text, 'adpc_queue_wait_seconds_count{queue="decode"}')).toBe(4);
-    expect(metricValue(text, 'adpc_queue_wait_seconds_count{queue="device"}')).toBe(4 + 1 + 1);
+    // once per stage, or once for native stages run back to back (the whole first frame: no budget)
+    const firstFrame = 'isa' in engine.info().native ? 1 : 4;
+    expect(metricValue(text, 'adpc_queue_wait_seconds_count{queue="device"}')).toBe(firstFrame + 1 + 1);
     expect(metricValue(text, 'adpc_active_streams')).toBe(1);
     c.ws.close();
     await s.close();
