@@ -297,7 +297,7 @@ class ChainWorker : public Napi::AsyncWorker {
             const Import& f = *plan_.from;
             ex_->import_state(run_->state, k - 1, f.features, f.shapes, f.logits, f.confidence, f.labels);
           }
-          report->result = ex_->run_stage(run_->state, k, plan_.threshold, plan_.need[size_t(k - plan_.first)], plan_.focus.get());
+          report->result = ex_->run_stage(run_->state, k, plan_.threshold, plan_.need[size_t(k - plan_.first)], plan_.focus.get(), k < plan_.last);
           report->labels = run_->state.labels;
           report->confidence = run_->state.confidence;
         } catch (const std::exception& e) {

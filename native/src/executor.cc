@@ -915,7 +915,8 @@ void Executor::run_fused_head(const Compiled& cp, Arena& a, const std::vector<fl
   });
 }
 
-StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features, const std::vector<uint8_t>* focus) {
+StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need_features, const std::vector<uint8_t>* focus,
+                                bool next_at_once) {
   std::lock_guard<std::mutex> lock(mutex_);
   pool_.settle();
   const ThreadPool::Caller on_its_cpu(pool_);
@@ -1115,7 +1116,7 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   const bool next = need_features && k < 4 && has_stage(k + 1);
   a.expect_run = next ? &run : nullptr;
   a.expect_k = k + 1;
-  if (next && a.prepare_pays && pool_.size() > 1) prepare_next(run, k + 1, threshold, focus);
+  if (next && !next_at_once && a.prepare_pays && pool_.size() > 1) prepare_next(run, k + 1, threshold, focus);
   return result;
 }
 

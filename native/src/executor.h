@@ -94,7 +94,10 @@ class Executor {
   // mask of a masked stage is the confidence test and the focus together. With a focus a stage
   // continues the run's last frame: its merged logits change in the focus alone, and so do its
   // kept output features where they hold the last frame (RunState::kept; stage 1 requires it).
-  StageResult run_stage(RunState& run, int k, float threshold, bool need_features, const std::vector<uint8_t>* focus = nullptr);
+  // `next_at_once`: the caller runs stage k+1 right after, so working out its masks and needed
+  // sets on a worker meanwhile (prepare_next) would only make it wait for them.
+  StageResult run_stage(RunState& run, int k, float threshold, bool need_features, const std::vector<uint8_t>* focus = nullptr,
+                        bool next_at_once = false);
   // The state's features and logits as NCHW (for an onnxruntime stage after this one).
   void export_nchw(const RunState& run, std::vector<float*> features, float* logits);
   // Labels at out_h x out_w from the merged logits upsampled bilinearly (align_corners false).
