@@ -129,6 +129,32 @@ ADPC_BYTE_CLONES void or_bytes(uint8_t* dst, const uint8_t* src, size_t n) {
   for (size_t q = 0; q < n; q++) dst[q] |= src[q];
 }
 
+// Rows [y0, y1) of a map: where a set of marks can have any (the rest of its rows are clear).
+// A focus or a sparse mask marks a band of the rows; the needed sets' passes run over it alone.
+struct Rows {
+  int y0 = 0, y1 = 0;
+  bool empty() const { return y1 <= y0; }
+  size_t from(int w) const { return size_t(y0) * size_t(w); }
+  size_t count(int w) const { return empty() ? 0 : size_t(y1 - y0) * size_t(w); }
+  // widened by r rows each way, within [0, h)
+  Rows widen(int r, int h) const { return empty() ? *this : Rows{std::max(0, y0 - r), std::min(h, y1 + r)}; }
+};
+
+ADPC_BYTE_CLONES bool any_set(const uint8_t* p, size_t n) {
+  uint8_t any = 0;
+  for (size_t q = 0; q < n; q++) any |= p[q];
+  return any != 0;
+}
+
+// From the first to the last row of an h x w map with a set byte (empty if none).
+Rows set_rows(const uint8_t* m, int h, int w) {
+  Rows r{0, h};
+  while (r.y0 < h && !any_set(m + size_t(r.y0) * w, size_t(w))) r.y0++;
+  if (r.y0 == h) return Rows{};
+  while (!any_set(m + size_t(r.y1 - 1) * w, size_t(w))) r.y1--;
+  return r;
+}
+
 // out = a & !m
 ADPC_BYTE_CLONES void and_not_bytes(uint8_t* out, const uint8_t* a, const uint8_t* m, size_t n) {
   for (size_t q = 0; q < n; q++) out[q] = a[q] & uint8_t(m[q] ^ 1);
@@ -139,14 +165,15 @@ ADPC_BYTE_CLONES void masked_or_bytes(uint8_t* out, const uint8_t* m, const uint
   for (size_t q = 0; q < n; q++) out[q] = m[q] & (a[q] | out[q]);
 }
 
-// in |= the positions set in `read` (null: every position)
-void or_read(Needed& in, const uint8_t* read) {
+// in |= the positions set in `read` (null: every position), a map of in's shape marked in `rows` alone
+void or_read(Needed& in, const uint8_t* read, int w, Rows rows) {
   if (in.all) return;
   if (!read) {
     in.set_all();
     return;
   }
-  or_bytes(in.mark(), read, in.size());
+  uint8_t* d = in.mark();
+  or_bytes(d + rows.from(w), read + rows.from(w), rows.count(w));
 }
 
 // Positions of a map in order, in storage that only grows: filling it does not clear it first.
@@ -170,6 +197,14 @@ void compact(Isa isa, const uint8_t* flags, size_t positions, PositionList& list
   list.count = compact_positions(isa, flags, positions, list.store.data(), unset);
 }
 
+// The same for a map of width w whose set positions all lie in `rows`.
+void compact_rows(Isa isa, const uint8_t* flags, int w, Rows rows, PositionList& list) {
+  const size_t from = rows.from(w);
+  compact(isa, flags + from, rows.count(w), list);
+  if (from == 0) return;
+  for (size_t q = 0; q < list.count; q++) list.store[q] += int32_t(from);
+}
+
 // dst[x] = OR of src[x + d] for |d| <= r (within the row): loops over d outermost, so the
 // inner loops are plain byte ORs the compiler vectorises
 ADPC_BYTE_CLONES void dilate_row(const uint8_t* __restrict src, uint8_t* __restrict dst, int w, int r) {
@@ -181,40 +216,42 @@ ADPC_BYTE_CLONES void dilate_row(const uint8_t* __restrict src, uint8_t* __restr
 }
 
 // out = map dilated by a (2r+1) x (2r+1) square, or with `accumulate` out |= it (separably:
-// rows into scratch, then columns) (scratch: h * w bytes, not map's or out's)
+// rows into scratch, then columns) (scratch: h * w bytes, not map's or out's). The map is read
+// in `rows` alone (clear elsewhere); out is written in those rows widened by r alone.
 ADPC_BYTE_CLONES void dilate_into(const uint8_t* map, int h, int w, int r, uint8_t* __restrict out, uint8_t* __restrict scratch,
-                                  bool accumulate = false) {
+                                  Rows rows, bool accumulate = false) {
   uint8_t* t = scratch;
-  for (int y = 0; y < h; y++) dilate_row(map + size_t(y) * w, t + size_t(y) * w, w, r);
-  for (int y = 0; y < h; y++) {
+  for (int y = rows.y0; y < rows.y1; y++) dilate_row(map + size_t(y) * w, t + size_t(y) * w, w, r);
+  const Rows wide = rows.widen(r, h);
+  for (int y = wide.y0; y < wide.y1; y++) {
     uint8_t* __restrict o = out + size_t(y) * w;
     if (!accumulate) std::memset(o, 0, size_t(w));
-    for (int d = std::max(0, y - r); d <= std::min(h - 1, y + r); d++) {
+    for (int d = std::max(rows.y0, y - r); d <= std::min(rows.y1 - 1, y + r); d++) {
       const uint8_t* __restrict m = t + size_t(d) * w;
       for (int x = 0; x < w; x++) o[x] |= m[x];
     }
   }
 }
 
-// in |= the input positions a conv reads to compute the output positions set in `computed`.
-// Row by row and branch-free: one output row's kernels cover an input-width row, which is
-// ORed into the kernel's input rows.
-ADPC_BYTE_CLONES void mark_footprint(const uint8_t* computed, const Shape& os, const ConvSpec& s, const Shape& is, Needed& in,
+// in |= the input positions a conv reads to compute the output positions set in `computed`
+// (in its `rows` alone). Row by row and branch-free: one output row's kernels cover an
+// input-width row, which is ORed into the kernel's input rows.
+ADPC_BYTE_CLONES void mark_footprint(const uint8_t* computed, Rows rows, const Shape& os, const ConvSpec& s, const Shape& is, Needed& in,
                                      std::vector<uint8_t>& row) {
   uint8_t* d = in.mark();
   if (s.kernel == 1 && s.stride == 1) {
-    or_bytes(d, computed, os.positions());
+    or_bytes(d + rows.from(os.w), computed + rows.from(os.w), rows.count(os.w));
     return;
   }
   if (s.stride == 1 && s.kernel == 2 * s.pad + 1 && is.h == os.h && is.w == os.w) {
     // a square window centred on each position: the computed map dilated by the padding
     row.resize(os.positions());
-    dilate_into(computed, os.h, os.w, s.pad, d, row.data(), true);
+    dilate_into(computed, os.h, os.w, s.pad, d, row.data(), rows, true);
     return;
   }
   row.resize(size_t(is.w));
   uint8_t* r = row.data();
-  for (int y = 0; y < os.h; y++) {
+  for (int y = rows.y0; y < rows.y1; y++) {
     const uint8_t* c = computed + size_t(y) * os.w;
     std::memset(r, 0, size_t(is.w));
     for (int kx = 0; kx < s.kernel; kx++) {
@@ -238,10 +275,10 @@ ADPC_BYTE_CLONES void mark_footprint(const uint8_t* computed, const Shape& os, c
 }
 
 // in |= the source positions of a bilinear upsampling read at the output positions set in
-// `out` (null: all of them). The read output rows are first ORed into the input rows they
-// read (whole rows, vectorised), so that the columns are scattered once per input row, not
-// once per output row (8 times fewer for a 1/32 map read at 1/4).
-ADPC_BYTE_CLONES void mark_bilinear_support(const uint8_t* out, const Shape& os, const Bilinear& b, const Shape& is, Needed& in,
+// `out` (null: all of them; else in its `read` rows alone). The read output rows are first
+// ORed into the input rows they read (whole rows, vectorised), so that the columns are
+// scattered once per input row, not once per output row (8 times fewer for a 1/32 map read at 1/4).
+ADPC_BYTE_CLONES void mark_bilinear_support(const uint8_t* out, Rows read, const Shape& os, const Bilinear& b, const Shape& is, Needed& in,
                                             std::vector<uint8_t>& scratch) {
   if (in.all) return;
   if (!out) {
@@ -252,14 +289,17 @@ ADPC_BYTE_CLONES void mark_bilinear_support(const uint8_t* out, const Shape& os,
   scratch.assign(size_t(is.h) * os.w + size_t(is.w), 0);
   uint8_t* rows = scratch.data();
   uint8_t* __restrict r = rows + size_t(is.h) * os.w;
-  for (int y = 0; y < os.h; y++) {
+  int first = is.h, last = -1;  // the input rows read
+  for (int y = read.y0; y < read.y1; y++) {
     const uint8_t* __restrict c = out + size_t(y) * os.w;
     for (int yy : {b.y.i0[size_t(y)], b.y.i1[size_t(y)]}) {
+      first = std::min(first, yy);
+      last = std::max(last, yy);
       uint8_t* __restrict o = rows + size_t(yy) * os.w;
       for (int x = 0; x < os.w; x++) o[x] |= c[x];
     }
   }
-  for (int yy = 0; yy < is.h; yy++) {
+  for (int yy = first; yy <= last; yy++) {
     const uint8_t* c = rows + size_t(yy) * os.w;
     std::memset(r, 0, size_t(is.w));
     for (int x = 0; x < os.w; x++) {
@@ -779,11 +819,13 @@ static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& c
     bool all = N.all;
     // a masked conv lists what it computes and fills below, not what is read
     const bool lists_own = op.kind == OpKind::conv && op.conv.fill_radius >= 0 && !a.mask_all[op.mask];
+    // the rows where it is read (a focus or a sparse mask reads a band of them)
+    const Rows band = all ? Rows{0, os.h} : set_rows(N.bits(), os.h, os.w);
     if (!all && lists_own) {
-      all = count_set(N.bits(), os.positions()) == os.positions();
+      all = band.y0 == 0 && band.y1 == os.h && count_set(N.bits(), os.positions()) == os.positions();
     } else if (!all) {
       auto& list = a.needed_list[i];
-      compact(isa, N.bits(), os.positions(), list);
+      compact_rows(isa, N.bits(), os.w, band, list);
       all = list.size() == os.positions();
       a.needed_of[i] = Positions::of(list);
     }
@@ -796,12 +838,12 @@ static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& c
         const bool masked = s.fill_radius >= 0 && !a.mask_all[op.mask];
         const Shape& is = p.tensors[op.in];
         Needed& in = a.needed[op.in];
-        if (s.residual >= 0) or_read(a.needed[s.residual], read);
+        if (s.residual >= 0) or_read(a.needed[s.residual], read, os.w, band);
         if (!masked) {
           a.computed_of[i] = a.needed_of[i];
           a.fused[i] = 1;
           if (all) in.set_all();
-          else if (!in.all) mark_footprint(read, os, s, is, in, a.row_scratch);
+          else if (!in.all) mark_footprint(read, band, os, s, is, in, a.row_scratch);
           break;
         }
         const uint8_t* M = a.masks[op.mask].data();
@@ -809,26 +851,27 @@ static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& c
           // everything is read: compute every masked position, fill every skipped one
           a.computed_of[i] = Positions::of(a.mask_lists[op.mask]);
           a.skipped_of[i] = Positions::of(a.unmask_lists[op.mask]);
-          if (!in.all) mark_footprint(M, os, s, is, in, a.row_scratch);
+          if (!in.all) mark_footprint(M, Rows{0, os.h}, os, s, is, in, a.row_scratch);
           break;
         }
-        // bytewise over the map: the read, skipped positions, dilated by the fill's radius,
-        // say which masked positions a fill reads besides those read themselves.
+        // bytewise over the read rows: the read, skipped positions, dilated by the fill's
+        // radius, say which masked positions a fill reads besides those read themselves.
         const size_t positions = os.positions();
         auto& flags = a.flags;
         auto& fillers = a.footprint;
         flags.resize(positions);
         fillers.resize(positions);
-        and_not_bytes(flags.data(), read, M, positions);
-        compact(isa, flags.data(), positions, a.skipped[i]);
+        and_not_bytes(flags.data() + band.from(os.w), read + band.from(os.w), M + band.from(os.w), band.count(os.w));
+        compact_rows(isa, flags.data(), os.w, band, a.skipped[i]);
         a.rows_scratch.resize(positions);
-        dilate_into(flags.data(), os.h, os.w, s.fill_radius, fillers.data(), a.rows_scratch.data());
-        masked_or_bytes(fillers.data(), M, read, positions);
-        compact(isa, fillers.data(), positions, a.computed[i]);
+        dilate_into(flags.data(), os.h, os.w, s.fill_radius, fillers.data(), a.rows_scratch.data(), band);
+        const Rows wide = band.widen(s.fill_radius, os.h);
+        masked_or_bytes(fillers.data() + wide.from(os.w), M + wide.from(os.w), read + wide.from(os.w), wide.count(os.w));
+        compact_rows(isa, fillers.data(), os.w, wide, a.computed[i]);
         a.computed_of[i] = Positions::of(a.computed[i]);
         a.skipped_of[i] = Positions::of(a.skipped[i]);
         a.fused[i] = a.skipped[i].empty();
-        if (!in.all && !a.computed[i].empty()) mark_footprint(fillers.data(), os, s, is, in, a.row_scratch);
+        if (!in.all && !a.computed[i].empty()) mark_footprint(fillers.data(), wide, os, s, is, in, a.row_scratch);
         break;
       }
       case OpKind::fuse_sum:
@@ -836,8 +879,8 @@ static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& c
         for (size_t t = 0; t < op.terms.size(); t++) {
           const Term& term = op.terms[t];
           Needed& in = a.needed[term.tensor];
-          if (term.upsample) mark_bilinear_support(read, os, cp.bilinear[i][t], p.tensors[term.tensor], in, a.row_scratch);
-          else or_read(in, read);
+          if (term.upsample) mark_bilinear_support(read, band, os, cp.bilinear[i][t], p.tensors[term.tensor], in, a.row_scratch);
+          else or_read(in, read, os.w, band);
         }
         break;
       case OpKind::avgpool2: {
@@ -850,7 +893,7 @@ static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& c
         if (in.all) break;
         uint8_t* bits = in.mark();
         // output (y, x) reads input rows 2y, 2y+1 at columns 2x, 2x+1
-        for (int y = 0; y < os.h; y++) {
+        for (int y = band.y0; y < band.y1; y++) {
           const uint8_t* c = read + size_t(y) * os.w;
           for (int dy = 0; dy < 2; dy++) {
             uint8_t* o = bits + size_t(2 * y + dy) * is.w;
@@ -863,7 +906,7 @@ static void find_needed(Isa isa, Executor::Arena& a, const Executor::Compiled& c
         break;
       }
       case OpKind::upsample:
-        mark_bilinear_support(read, os, cp.bilinear[i][0], p.tensors[op.in], a.needed[op.in], a.row_scratch);
+        mark_bilinear_support(read, band, os, cp.bilinear[i][0], p.tensors[op.in], a.needed[op.in], a.row_scratch);
         break;
     }
   }
