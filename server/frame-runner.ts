@@ -156,7 +156,7 @@ export class FrameRunner {
     // frame-size answers take the engine's input-size labels (bilinearly upsampled logits)
     const options: RunOptions = {
       budget, signal, arrivedAt, withConfidence: job.withConfidence, fullLabels: job.frameSize, acquire: () => slot('device', this.deps.device),
-      waiting: () => this.deps.device.depth > 0,
+      waiting: () => this.deps.device.depth > 0, whenWaiting: (listener) => this.deps.device.whenWaiting(listener),
     };
     const exits: AsyncGenerator<FrameResult, ReuseStop> = job.reuse ? job.reuse.run(engine, frame, options) : engine.run(frame.data, options);
     let lastExit = 0;

@@ -14,6 +14,7 @@ export class SlotScheduler {
   private running = 0;
   private order = 0;
   private readonly waiting: Waiter[] = [];
+  private readonly onWait = new Set<() => void>();
 
   constructor(private readonly concurrency = 1) {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer');
@@ -28,7 +29,14 @@ export class SlotScheduler {
     return new Promise((grant) => {
       this.waiting.push({ deadline, order: this.order++, grant });
       this.dispatch();
+      if (this.waiting.length > 0) for (const listener of [...this.onWait]) listener();
     });
+  }
+
+  /** Calls `listener` whenever a request has to wait for a slot, until the returned function is called. */
+  whenWaiting(listener: () => void): () => void {
+    this.onWait.add(listener);
+    return () => void this.onWait.delete(listener);
   }
 
   private dispatch(): void {

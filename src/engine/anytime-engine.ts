@@ -80,10 +80,12 @@ export interface RunOptions {
   acquire?: (stage: number) => Promise<() => void>;
   /**
    * Whether others wait for the device. Native stages that run whatever their predecessor's
-   * result run back to back as one chain holding the device; it ends after its stage under
-   * way once this says so, and does not start while it does.
+   * result run back to back as one chain holding the device; it does not start while others
+   * wait, and ends after its stage under way when `whenWaiting` says someone started to.
    */
   waiting?: () => boolean;
+  /** Subscribes to others starting to wait for the device; the returned function unsubscribes. */
+  whenWaiting?: (listener: () => void) => () => void;
 }
 
 export interface EngineInfo {
@@ -343,11 +345,12 @@ export class AnytimeEngine {
             held = true;
             const stop = () => stages.stop();
             options.signal?.addEventListener('abort', stop, { once: true });
+            const unsubscribe = options.whenWaiting?.(stop);
             void stages.ended.then(() => {
               options.signal?.removeEventListener('abort', stop);
+              unsubscribe?.();
               release?.();
             });
-            for (let j = k; j < last; j++) void stages.stage(j).then(() => { if (options.waiting?.()) stages.stop(); }, () => undefined);
             const r = await stages.stage(k);
             if (!r) throw new Error(`native stage ${k} ended without a result`);
             out = nativeOutput(k, r);

@@ -268,6 +268,11 @@ describe.runIf(nativeUnavailable() === null)('native stages back to back', () =>
       expect(r.computedShare).toBe(single[i]!.computedShare);
       expect(r.gflops).toBe(single[i]!.gflops);
     });
+    // others starting to wait end a chain after its stage under way: told at once, every stage holds the device on its own
+    events.length = 0;
+    const told = await collect(native.run(image, { acquire, waiting: () => false, whenWaiting: (listener) => { listener(); return () => undefined; } }));
+    expect(events).toEqual(['device for 1', 'released', 'device for 2', 'released', 'device for 3', 'released', 'device for 4', 'released']);
+    told.forEach((r, i) => expect(r.labels).toEqual(single[i]!.labels));
     // a chain ends at the budget's last exit
     events.length = 0;
     expect((await collect(native.run(image, { acquire, budget: { max_exit: 2 } }))).map((r) => [r.exit, r.stop])).toEqual([[1, null], [2, 'max_exit']]);

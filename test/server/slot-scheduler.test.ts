@@ -34,4 +34,20 @@ describe('SlotScheduler', () => {
     expect(scheduler.depth).toBe(0);
     expect(() => new SlotScheduler(0)).toThrow(RangeError);
   });
+
+  it('tells subscribers when a request has to wait, not when it is granted at once', async () => {
+    const scheduler = new SlotScheduler(1);
+    let told = 0;
+    const unsubscribe = scheduler.whenWaiting(() => told++);
+    const first = await scheduler.acquire(Infinity);
+    expect(told).toBe(0);
+    const second = scheduler.acquire(Infinity);
+    expect(told).toBe(1);
+    unsubscribe();
+    const third = scheduler.acquire(Infinity);
+    expect(told).toBe(1);
+    first();
+    (await second)();
+    (await third)();
+  });
 });
