@@ -9,7 +9,7 @@
 //   executor.runStages(run, k, last, threshold, needFeatures[], from?, focus?, onStage)
 //       stages k..last back to back on one worker (no hop through the event loop between them);
 //       onStage(stage, {labels, confidence, computed, ms}) as each ends, onStage(stage, Error) if
-//       it fails, then onStage(0, {ran}) when the chain is over: the run is free from then on
+//       it fails, then onStage(0) when the chain is over: the run is free from then on
 //   executor.stopStages(run)                            : a chain under way ends after its current stage
 //   executor.importState(run, k, from)                  -> Promise: takes stage k's outputs only
 //   executor.exportState(run)                           -> Promise<{features: Float32Array[], logits}>
@@ -24,7 +24,6 @@
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <tuple>
 #include <unordered_map>
 #include <stdexcept>
 #include <string>
@@ -248,16 +247,43 @@ Typed copy_out(Napi::Env env, const std::vector<T>& v) {
   return a;
 }
 
-// What one stage of a chain hands to the main thread: its result, or why it failed, or (stage
-// 0) the end of the chain.
-struct ChainReport {
-  int stage = 0;
+// What a stage hands out: its counts, and copies of the run's labels and confidence.
+struct StageOutputs {
   adpc::StageResult result;
   std::vector<uint8_t> labels;
   std::vector<float> confidence;
+};
+
+// Stage k on the run, on a worker thread; stage k-1's onnxruntime outputs are taken in first when given.
+StageOutputs run_one(Executor& ex, RunState& state, int k, float threshold, bool need, const Import* from,
+                     const std::vector<uint8_t>* focus, bool next_at_once) {
+  if (from) ex.import_state(state, k - 1, from->features, from->shapes, from->logits, from->confidence, from->labels);
+  StageOutputs out;
+  out.result = ex.run_stage(state, k, threshold, need, focus, next_at_once);
+  out.labels = state.labels;
+  out.confidence = state.confidence;
+  return out;
+}
+
+// {labels, confidence, computed} on the main thread
+Napi::Object stage_object(Napi::Env env, const StageOutputs& out) {
+  Napi::Object o = Napi::Object::New(env);
+  const auto& computed = out.result.computed;
+  Napi::Array counts = Napi::Array::New(env, computed.size());
+  for (size_t i = 0; i < computed.size(); i++) counts.Set(uint32_t(i), Napi::Number::New(env, double(computed[i])));
+  o.Set("labels", copy_out<uint8_t, Napi::Uint8Array>(env, out.labels));
+  o.Set("confidence", copy_out<float, Napi::Float32Array>(env, out.confidence));
+  o.Set("computed", counts);
+  return o;
+}
+
+// What one stage of a chain hands to the main thread: its outputs, or why it failed, or (stage
+// 0) the end of the chain.
+struct ChainReport {
+  int stage = 0;
+  StageOutputs out;
   double ms = 0;
   std::string error;
-  int ran = 0;
 };
 
 // Stages k..last of one run, one after another on a libuv worker thread, each stage's result
@@ -285,7 +311,6 @@ class ChainWorker : public Napi::AsyncWorker {
   }
 
   void Execute() override {
-    int ran = 0;
     try {
       for (int k = plan_.first; k <= plan_.last; k++) {
         if (k > plan_.first && run_->stop_chain.load()) break;
@@ -293,13 +318,8 @@ class ChainWorker : public Napi::AsyncWorker {
         auto report = std::make_unique<ChainReport>();
         report->stage = k;
         try {
-          if (k == plan_.first && plan_.from) {
-            const Import& f = *plan_.from;
-            ex_->import_state(run_->state, k - 1, f.features, f.shapes, f.logits, f.confidence, f.labels);
-          }
-          report->result = ex_->run_stage(run_->state, k, plan_.threshold, plan_.need[size_t(k - plan_.first)], plan_.focus.get(), k < plan_.last);
-          report->labels = run_->state.labels;
-          report->confidence = run_->state.confidence;
+          report->out = run_one(*ex_, run_->state, k, plan_.threshold, plan_.need[size_t(k - plan_.first)],
+                                k == plan_.first ? plan_.from.get() : nullptr, plan_.focus.get(), k < plan_.last);
         } catch (const std::exception& e) {
           report->error = e.what();
         }
@@ -307,14 +327,11 @@ class ChainWorker : public Napi::AsyncWorker {
         const bool failed = !report->error.empty();
         deliver(std::move(report));
         if (failed) break;
-        ran++;
       }
     } catch (const std::exception& e) {
       SetError(e.what());
     }
-    auto end = std::make_unique<ChainReport>();
-    end->ran = ran;
-    deliver(std::move(end));
+    deliver(std::make_unique<ChainReport>());
     tsfn_.Release();
   }
 
@@ -329,21 +346,13 @@ class ChainWorker : public Napi::AsyncWorker {
     const napi_status status = tsfn_.NonBlockingCall(report.get(), [run](Napi::Env env, Napi::Function on_stage, ChainReport* r) {
       std::unique_ptr<ChainReport> owned(r);
       if (env == nullptr) return;
-      Napi::Value value;
+      Napi::Value value = env.Undefined();
       if (r->stage == 0) {
         run->busy = false;
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("ran", Napi::Number::New(env, r->ran));
-        value = o;
       } else if (!r->error.empty()) {
         value = Napi::Error::New(env, r->error).Value();
       } else {
-        Napi::Object o = Napi::Object::New(env);
-        Napi::Array counts = Napi::Array::New(env, r->result.computed.size());
-        for (size_t i = 0; i < r->result.computed.size(); i++) counts.Set(uint32_t(i), Napi::Number::New(env, double(r->result.computed[i])));
-        o.Set("labels", copy_out<uint8_t, Napi::Uint8Array>(env, r->labels));
-        o.Set("confidence", copy_out<float, Napi::Float32Array>(env, r->confidence));
-        o.Set("computed", counts);
+        Napi::Object o = stage_object(env, r->out);
         o.Set("ms", Napi::Number::New(env, r->ms));
         value = o;
       }
@@ -379,6 +388,13 @@ const T* typed_view(Import& from, const Napi::Value& v, napi_typedarray_type typ
   if (t.ElementLength() != expect) bad(std::string(what) + " has " + std::to_string(t.ElementLength()) + " values, expected " + std::to_string(expect));
   from.keep.push_back(Napi::Persistent(v));
   return reinterpret_cast<const T*>(bytes_of(t));
+}
+
+// A focus (one byte per 1/4-resolution position) copied for the worker; null when undefined.
+std::shared_ptr<std::vector<uint8_t>> focus_of(const Napi::Value& v) {
+  if (v.IsUndefined()) return nullptr;
+  const Napi::TypedArray f = typed_array(v, napi_uint8_array, "focus");
+  return std::make_shared<std::vector<uint8_t>>(bytes_of(f), bytes_of(f) + f.ElementLength());
 }
 
 class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
@@ -467,31 +483,15 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       const float threshold = float(info[2].As<Napi::Number>().DoubleValue());
       const bool need = info[3].ToBoolean().Value();
       std::shared_ptr<Import> from = info.Length() > 4 ? parse_import(info[4]) : nullptr;
-      std::shared_ptr<std::vector<uint8_t>> focus;
-      if (info.Length() > 5 && !info[5].IsUndefined()) {
-        const Napi::TypedArray f = typed_array(info[5], napi_uint8_array, "focus");
-        focus = std::make_shared<std::vector<uint8_t>>(bytes_of(f), bytes_of(f) + f.ElementLength());
-      }
-      auto out = std::make_shared<std::tuple<adpc::StageResult, std::vector<uint8_t>, std::vector<float>>>();
+      std::shared_ptr<std::vector<uint8_t>> focus = info.Length() > 5 ? focus_of(info[5]) : nullptr;
+      auto out = std::make_shared<StageOutputs>();
       std::shared_ptr<Executor> ex = ex_;
       // the stage starts after a hop to a libuv thread (25-35 us here): long enough for a
       // sleeping worker to wake meanwhile
       ex->expect_stage();
       return RunWorker::start(env, run, info[0].As<Napi::Object>(), [=] {
-        if (from) ex->import_state(run->state, k - 1, from->features, from->shapes, from->logits, from->confidence, from->labels);
-        std::get<0>(*out) = ex->run_stage(run->state, k, threshold, need, focus.get());
-        std::get<1>(*out) = run->state.labels;
-        std::get<2>(*out) = run->state.confidence;
-      }, [=](Napi::Env e) -> Napi::Value {
-        Napi::Object o = Napi::Object::New(e);
-        const auto& computed = std::get<0>(*out).computed;
-        Napi::Array counts = Napi::Array::New(e, computed.size());
-        for (size_t i = 0; i < computed.size(); i++) counts.Set(uint32_t(i), Napi::Number::New(e, double(computed[i])));
-        o.Set("labels", copy_out<uint8_t, Napi::Uint8Array>(e, std::get<1>(*out)));
-        o.Set("confidence", copy_out<float, Napi::Float32Array>(e, std::get<2>(*out)));
-        o.Set("computed", counts);
-        return o;
-      });
+        *out = run_one(*ex, run->state, k, threshold, need, from.get(), focus.get(), false);
+      }, [=](Napi::Env e) -> Napi::Value { return stage_object(e, *out); });
     } catch (const std::exception& e) {
       Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
       return env.Undefined();
@@ -514,10 +514,7 @@ class ExecutorWrap : public Napi::ObjectWrap<ExecutorWrap> {
       const Napi::Array need = info[4].As<Napi::Array>();
       for (uint32_t i = 0; i < need.Length(); i++) plan.need.push_back(need.Get(i).ToBoolean().Value());
       plan.from = parse_import(info[5]);
-      if (!info[6].IsUndefined()) {
-        const Napi::TypedArray f = typed_array(info[6], napi_uint8_array, "focus");
-        plan.focus = std::make_shared<std::vector<uint8_t>>(bytes_of(f), bytes_of(f) + f.ElementLength());
-      }
+      plan.focus = focus_of(info[6]);
       if (!info[7].IsFunction()) bad("onStage must be a function");
       ex_->expect_stage();
       (new ChainWorker(env, ex_, run, info[0].As<Napi::Object>(), std::move(plan), info[7].As<Napi::Function>()))->Queue();

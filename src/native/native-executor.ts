@@ -104,7 +104,7 @@ interface AddonExecutor {
   newRun(): NativeRun;
   runStage(run: NativeRun, k: number, threshold: number, needFeatures: boolean, from?: NativeImport, focus?: Uint8Array): Promise<NativeStageResult>;
   runStages(run: NativeRun, k: number, last: number, threshold: number, needFeatures: boolean[], from: NativeImport | undefined,
-    focus: Uint8Array | undefined, onStage: (stage: number, value: NativeChainResult | Error | { ran: number }) => void): void;
+    focus: Uint8Array | undefined, onStage: (stage: number, value: NativeChainResult | Error | undefined) => void): void;
   stopStages(run: NativeRun): void;
   importState(run: NativeRun, k: number, from: NativeImport): Promise<unknown>;
   exportState(run: NativeRun): Promise<{ features: Float32Array[]; logits: Float32Array }>;
