@@ -337,24 +337,33 @@ export class AnytimeEngine {
           nativeRun ??= this.bundle.native!.newRun();
           const last = chainEnd(k);
           if (k === 1 && kept) kept.primed = false;
-          if (last > k && !options.waiting?.() && !options.signal?.aborted) {
-            // the chain holds the device to its end, and ends early when others wait for it
-            const stages = this.bundle.native!.runStages(nativeRun, k, last, threshold,
+          // others waiting for the device, or a notice that they start to (subscribed before the
+          // chain starts, so that none falls between the check and the chain), keep it from running
+          let stages: NativeChain | null = null;
+          let yielded = options.signal?.aborted === true || options.waiting?.() === true;
+          const stop = () => {
+            yielded = true;
+            stages?.stop();
+          };
+          const unsubscribe = last > k && !yielded ? options.whenWaiting?.(stop) : undefined;
+          if (last > k && !yielded) {
+            // the chain holds the device to its end, and ends after its stage under way on a notice
+            const chained = this.bundle.native!.runStages(nativeRun, k, last, threshold,
               Array.from({ length: last - k + 1 }, (_, i) => needFeatures(k + i)), this.nativeImport(k, carried), focus);
-            chain = { run: stages, last };
+            stages = chained;
+            chain = { run: chained, last };
             held = true;
-            const stop = () => stages.stop();
             options.signal?.addEventListener('abort', stop, { once: true });
-            const unsubscribe = options.whenWaiting?.(stop);
-            void stages.ended.then(() => {
+            void chained.ended.then(() => {
               options.signal?.removeEventListener('abort', stop);
               unsubscribe?.();
               release?.();
             });
-            const r = await stages.stage(k);
+            const r = await chained.stage(k);
             if (!r) throw new Error(`native stage ${k} ended without a result`);
             out = nativeOutput(k, r);
           } else {
+            unsubscribe?.();
             // a kept run's next frame reads the features of every stage this one runs, whether it goes on or not
             out = await this.runNative(k, nativeRun, carried, threshold, needFeatures(k), focus);
           }

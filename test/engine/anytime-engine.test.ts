@@ -268,7 +268,7 @@ describe.runIf(nativeUnavailable() === null)('native stages back to back', () =>
       expect(r.computedShare).toBe(single[i]!.computedShare);
       expect(r.gflops).toBe(single[i]!.gflops);
     });
-    // others starting to wait end a chain after its stage under way: told at once, every stage holds the device on its own
+    // a notice that others start to wait, given as the chain would start, keeps it from starting: every stage holds the device on its own
     events.length = 0;
     const told = await collect(native.run(image, { acquire, waiting: () => false, whenWaiting: (listener) => { listener(); return () => undefined; } }));
     expect(events).toEqual(['device for 1', 'released', 'device for 2', 'released', 'device for 3', 'released', 'device for 4', 'released']);
