@@ -10,6 +10,7 @@
 #include "compact.h"
 #include "fill.h"
 #include "isa_kernels.h"
+#include "merge.h"
 
 namespace adpc {
 namespace {
@@ -19,6 +20,7 @@ struct IsaKernels {
   void (*conv_rows)(const detail::ConvView&, const ConvJob&);
   detail::FillFn fill;
   size_t (*compact)(const uint8_t*, size_t, int32_t*, bool);
+  void (*merge)(const MergeJob&);  // or null: the executor's generic loop
 };
 
 IsaKernels kernels_for(Isa isa) {
@@ -28,16 +30,16 @@ IsaKernels kernels_for(Isa isa) {
   switch (isa) {
 #if defined(__x86_64__)
     case Isa::avx2:
-      return {detail::geometry_avx2, detail::conv_rows_avx2, detail::fill_avx2, detail::compact_scalar};
+      return {detail::geometry_avx2, detail::conv_rows_avx2, detail::fill_avx2, detail::compact_scalar, nullptr};
     case Isa::avx512:
-      return {detail::geometry_avx512, detail::conv_rows_avx512, detail::fill_avx512, detail::compact_avx512};
+      return {detail::geometry_avx512, detail::conv_rows_avx512, detail::fill_avx512, detail::compact_avx512, detail::merge_avx512};
 #endif
 #if defined(__aarch64__)
     case Isa::neon:
-      return {detail::geometry_neon, detail::conv_rows_neon, detail::fill_neon, detail::compact_scalar};
+      return {detail::geometry_neon, detail::conv_rows_neon, detail::fill_neon, detail::compact_scalar, nullptr};
 #endif
     default:
-      return {detail::geometry_scalar, detail::conv_rows_scalar, detail::fill_scalar, detail::compact_scalar};
+      return {detail::geometry_scalar, detail::conv_rows_scalar, detail::fill_scalar, detail::compact_scalar, nullptr};
   }
 }
 
@@ -157,6 +159,13 @@ void fill_positions(Isa isa, const FillJob& job) {
 
 size_t compact_positions(Isa isa, const uint8_t* flags, size_t n, int32_t* out, bool unset) {
   return kernels_for(isa).compact(flags, n, out, unset);
+}
+
+bool merge_positions(Isa isa, const MergeJob& job) {
+  const auto merge = kernels_for(isa).merge;
+  if (merge == nullptr) return false;
+  merge(job);
+  return true;
 }
 
 const float* zero_row(size_t floats) {

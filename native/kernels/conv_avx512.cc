@@ -160,6 +160,59 @@ size_t compact_avx512(const uint8_t* flags, size_t n, int32_t* out, bool unset) 
   return count;
 }
 
+namespace {
+
+// exp(x) for x <= 0: row_ops.cc's exp_nonpositive, 16 lanes at a time
+inline __m512 exp_nonpositive(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.f));
+  const __m512 round = _mm512_set1_ps(12582912.f);
+  const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504f), round), round);
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x));
+  __m512 p = _mm512_set1_ps(1.f / 5040.f);
+  for (const float c : {1.f / 720.f, 1.f / 120.f, 1.f / 24.f, 1.f / 6.f, 0.5f, 1.f, 1.f}) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+}  // namespace
+
+void merge_avx512(const MergeJob& j) {
+  const size_t classes = static_cast<size_t>(j.classes);
+  alignas(64) float values[256][16];
+  alignas(64) float confidence[16];
+  alignas(64) int32_t best[16], at[16];
+  for (size_t b = j.begin; b < j.end; b += 16) {
+    const size_t n = j.end - b < 16 ? j.end - b : 16;
+    // a short block repeats its last position in the spare lanes
+    for (size_t l = 0; l < 16; l++) {
+      const size_t i = b + (l < n ? l : n - 1);
+      at[l] = j.positions != nullptr ? j.positions[i] : static_cast<int32_t>(i);
+    }
+    const __m512i rows = _mm512_mullo_epi32(_mm512_load_si512(at), _mm512_set1_epi32(j.classes));
+    __m512 top = _mm512_i32gather_ps(rows, j.head, 4);
+    __m512i label = _mm512_setzero_si512();
+    _mm512_store_ps(values[0], top);
+    for (size_t k = 1; k < classes; k++) {
+      const __m512 v = _mm512_i32gather_ps(_mm512_add_epi32(rows, _mm512_set1_epi32(static_cast<int>(k))), j.head, 4);
+      _mm512_store_ps(values[k], v);
+      // strictly greater: the first class on ties, as ArgMax and torch
+      const __mmask16 above = _mm512_cmp_ps_mask(v, top, _CMP_GT_OQ);
+      label = _mm512_mask_mov_epi32(label, above, _mm512_set1_epi32(static_cast<int>(k)));
+      top = _mm512_mask_mov_ps(top, above, v);
+    }
+    __m512 sum = _mm512_setzero_ps();
+    for (size_t k = 0; k < classes; k++) sum = _mm512_add_ps(sum, exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(values[k]), top)));
+    _mm512_store_ps(confidence, _mm512_div_ps(_mm512_set1_ps(1.f), sum));
+    _mm512_store_si512(best, label);
+    for (size_t l = 0; l < n; l++) {
+      const size_t q = static_cast<size_t>(at[l]);
+      std::memcpy(j.logits + q * classes, j.head + q * classes, sizeof(float) * classes);
+      j.confidence[q] = confidence[l];
+      j.labels[q] = static_cast<uint8_t>(best[l]);
+    }
+  }
+}
+
 }  // namespace detail
 }  // namespace adpc
 #endif

@@ -7,6 +7,7 @@
 
 #include "conv.h"
 #include "fill.h"
+#include "merge.h"
 
 namespace adpc {
 namespace detail {
@@ -43,6 +44,7 @@ Geometry geometry_avx512();
 void conv_rows_avx512(const ConvView& conv, const ConvJob& job);
 void fill_avx512(const FillJob& job, const float* zero);
 size_t compact_avx512(const uint8_t* flags, size_t n, int32_t* out, bool unset);
+void merge_avx512(const MergeJob& job);
 #endif
 #if defined(__aarch64__)
 Geometry geometry_neon();

@@ -9,6 +9,7 @@
 
 #include "kernels/compact.h"
 #include "kernels/fill.h"
+#include "kernels/merge.h"
 #include "row_ops.h"
 
 namespace adpc {
@@ -1142,7 +1143,9 @@ StageResult Executor::run_stage(RunState& run, int k, float threshold, bool need
   const float* head = ptr[p.out_logits];
   const PositionList& computed = a.mask_lists[0];
   in_chunks(pool_, computed.size(), grain_for(32 * size_t(classes_), kChunk), [&](size_t b, size_t e) {
-    merge_logits(Span{computed.data(), b, e}, head, run.logits.data(), classes_, run.confidence.data(), run.labels.data());
+    if (!merge_positions(isa_, MergeJob{computed.data(), b, e, head, run.logits.data(), classes_, run.confidence.data(), run.labels.data()})) {
+      merge_logits(Span{computed.data(), b, e}, head, run.logits.data(), classes_, run.confidence.data(), run.labels.data());
+    }
   });
   lap(n_ops + 2, a.counts[0]);
 

@@ -24,6 +24,7 @@
 #include "../kernels/conv.h"
 #include "../kernels/fill.h"
 #include "../kernels/isa.h"
+#include "../kernels/merge.h"
 #include "../kernels/thread_pool.h"
 #include "../src/row_ops.h"
 
@@ -818,6 +819,57 @@ void test_row_sums() {
   }
 }
 
+// merge_positions (each ISA's kernel, where it has one) and row_ops' merge_logits against a
+// naive double softmax and argmax: 1-40 classes, listed and whole spans, short blocks, ties.
+void test_merge(const std::vector<Isa>& isas) {
+  Group g("merge (kernels and merge_logits) vs naive");
+  for (int trial = 0; trial < 80; trial++) {
+    const int classes = std::array<int, 5>{1, 2, 19, 33, 40}[size_t(trial) % 5];
+    const size_t positions = size_t(pick(1, 70));
+    const bool listed = trial % 2 == 0;
+    std::vector<float> head(positions * size_t(classes));
+    // ties (a few repeated values) test the first-class rule
+    for (float& v : head) v = trial % 3 == 0 ? float(pick(-2, 2)) : uniform(-30, 30);
+    std::vector<int32_t> list;
+    for (size_t q = 0; q < positions; q++) if (!listed || pick(0, 2) > 0) list.push_back(int32_t(q));
+    const size_t begin = listed ? 0 : size_t(pick(0, int(positions) - 1));
+    const size_t end = listed ? list.size() : positions;
+    const Span span{listed ? list.data() : nullptr, begin, end};
+    const std::string what = fmt("%d classes, %zu positions%s", classes, positions, listed ? ", listed" : "");
+    for (int form = -1; form < int(isas.size()); form++) {
+      std::vector<float> logits(head.size(), kGuard), confidence(positions, kGuard);
+      std::vector<uint8_t> labels(positions, 255);
+      const MergeJob job{span.list, begin, end, head.data(), logits.data(), classes, confidence.data(), labels.data()};
+      if (form < 0) {
+        merge_logits(span, head.data(), logits.data(), classes, confidence.data(), labels.data());
+      } else if (!merge_positions(isas[size_t(form)], job)) {
+        continue;
+      }
+      const std::string who = form < 0 ? std::string("merge_logits") : std::string(isa_name(isas[size_t(form)]));
+      double worst = 0;
+      bool labels_ok = true, copied = true, untouched = true;
+      std::vector<bool> in_span(positions, false);
+      for (size_t i = begin; i < end; i++) {
+        const size_t q = span.at(i);
+        in_span[q] = true;
+        const float* l = head.data() + q * size_t(classes);
+        int best = 0;
+        for (int k = 1; k < classes; k++) if (l[k] > l[best]) best = k;
+        double sum = 0;
+        for (int k = 0; k < classes; k++) sum += std::exp(double(l[k]) - double(l[best]));
+        worst = std::max(worst, std::fabs(1 / sum - confidence[q]) * sum);
+        labels_ok = labels_ok && labels[q] == best;
+        copied = copied && std::equal(l, l + classes, logits.data() + q * size_t(classes));
+      }
+      for (size_t q = 0; q < positions; q++) if (!in_span[q]) untouched = untouched && confidence[q] == kGuard && labels[q] == 255;
+      g.check(worst < 1e-6, fmt("%s %s: relative confidence error %g", who.c_str(), what.c_str(), worst));
+      g.check(labels_ok, fmt("%s %s: a label is not the first largest class", who.c_str(), what.c_str()));
+      g.check(copied, fmt("%s %s: logits not copied", who.c_str(), what.c_str()));
+      g.check(untouched, fmt("%s %s: wrote outside its span", who.c_str(), what.c_str()));
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -833,6 +885,7 @@ int main() {
   test_compact(isas);
   test_thread_pool();
   test_row_sums();
+  test_merge(isas);
   std::printf("kernels_test: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }
