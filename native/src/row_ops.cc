@@ -285,4 +285,26 @@ void rgb_planes(const uint8_t* rgb, size_t n, const float* tables, float* out) {
   }
 }
 
+ADPC_CLONES void cell_luma(const uint8_t* rgb, int width, int height, int cell, float* out) {
+  const size_t row = size_t(width) * 3, span = size_t(cell) * 3;
+  const int cols = width / cell;
+  const double scale = 1.0 / (3.0 * cell * cell);
+  // a cell row's pixel rows summed column by column first (whole rows, vectorised), then each
+  // cell's columns: a cell at a time would add 12 bytes per row in a loop too short to vectorise
+  std::vector<uint16_t> columns(row);  // at most 64 rows x 255: no lane overflows
+  for (int cy = 0; cy < height / cell; cy++) {
+    std::fill(columns.begin(), columns.end(), uint16_t(0));
+    for (int r = 0; r < cell; r++) {
+      const uint8_t* __restrict p = rgb + (size_t(cy) * size_t(cell) + size_t(r)) * row;
+      uint16_t* __restrict c = columns.data();
+      for (size_t i = 0; i < row; i++) c[i] = uint16_t(c[i] + p[i]);
+    }
+    for (int cx = 0; cx < cols; cx++) {
+      uint32_t sum = 0;
+      for (size_t i = 0; i < span; i++) sum += columns[size_t(cx) * span + i];
+      out[size_t(cy) * size_t(cols) + size_t(cx)] = float(double(sum) * scale);
+    }
+  }
+}
+
 }  // namespace adpc

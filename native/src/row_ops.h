@@ -63,4 +63,9 @@ void transpose_positions(const float* src, size_t positions, int channels, size_
 // 256 values (tables: R, G, B one after another): the image normalisation the JS side defines.
 void rgb_planes(const uint8_t* rgb, size_t n, const float* tables, float* out);
 
+// The mean of (R+G+B)/3 over each `cell` x `cell` square of an interleaved RGB image, row-major
+// (width and height multiples of cell): the change detection of region reuse (src/reuse/
+// change-detector.ts), as float32 of the exact sum times 1/(3 cell^2), like its JS loop.
+void cell_luma(const uint8_t* rgb, int width, int height, int cell, float* out);
+
 }  // namespace adpc

@@ -97,6 +97,7 @@ interface Addon {
   Executor: new (options: { stages: unknown[]; weights: Uint8Array; classes: number; isa: string; threads: number }) => AddonExecutor;
   isas: string[];
   rgbPlanes(rgb: Uint8Array, tables: Float32Array, out: Float32Array): void;
+  cellLuma(rgb: Uint8Array, width: number, height: number, cell: number, out: Float32Array): void;
 }
 interface AddonExecutor {
   readonly isa: string;
@@ -154,6 +155,14 @@ export function nativeUnavailable(): string | null {
  */
 export function nativeRgbPlanes(): Addon['rgbPlanes'] | null {
   return loadAddon()?.rgbPlanes ?? null;
+}
+
+/**
+ * The addon's mean (R+G+B)/3 of each cell x cell square of interleaved RGB bytes, row-major,
+ * into `out`; null without the addon.
+ */
+export function nativeCellLuma(): Addon['cellLuma'] | null {
+  return loadAddon()?.cellLuma ?? null;
 }
 
 /** Runs kept for reuse: a fresh run's buffers cost page faults on first touch (about 1 ms a frame). */

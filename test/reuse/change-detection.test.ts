@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { nativeCellLuma } from '../../src/native/native-executor.js';
 import { BLOCK, blockGrid, cellLuma, changedBlocks } from '../../src/reuse/change-detector.js';
 import { Prng } from '../../src/synth/prng.js';
 
@@ -41,6 +42,22 @@ describe('change detection', () => {
       const want = naive(rgb);
       for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 3);
     }
+  });
+
+  it.runIf(nativeCellLuma() !== null)('gives the same float32 values in the addon as in JS, and the addon refuses inconsistent sizes', () => {
+    const native = nativeCellLuma()!;
+    const rng = new Prng(11);
+    for (const g of [grid, blockGrid(256, 512), blockGrid(8, 8)]) {
+      const rgb = Uint8Array.from({ length: g.width * g.height * 3 }, () => Math.floor(rng.float() * 256));
+      expect(cellLuma(rgb, g, native)).toEqual(cellLuma(rgb, g, null));
+      expect(cellLuma(new Uint8Array(rgb.length).fill(255), g, native)).toEqual(cellLuma(new Uint8Array(rgb.length).fill(255), g, null));
+    }
+    const out = new Float32Array(2);
+    expect(() => native(new Uint8Array(8 * 4 * 3), 8, 4, 4, out)).not.toThrow();
+    expect(() => native(new Uint8Array(8 * 4 * 3 - 1), 8, 4, 4, out)).toThrow(/bytes/);
+    expect(() => native(new Uint8Array(8 * 4 * 3), 8, 4, 4, new Float32Array(3))).toThrow(/value per cell/);
+    expect(() => native(new Uint8Array(6 * 4 * 3), 6, 4, 4, out)).toThrow(/multiples/);
+    expect(() => native(new Uint8Array(8 * 4 * 3), 8, 4, 0, out)).toThrow(/multiples/);
   });
 
   it('refuses sizes that are not whole blocks, and images of the wrong length', () => {
