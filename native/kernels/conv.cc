@@ -2,6 +2,8 @@
 #include "conv.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <climits>
 #include <mutex>
 #include <new>
 #include <stdexcept>
@@ -164,6 +166,11 @@ size_t compact_positions(Isa isa, const uint8_t* flags, size_t n, int32_t* out, 
 bool merge_positions(Isa isa, const MergeJob& job) {
   const auto merge = kernels_for(isa).merge;
   if (merge == nullptr) return false;
+  if (job.begin >= job.end) return true;
+  // the kernels gather with 32-bit element offsets (position x classes + class): a map too
+  // large for them goes to the generic loop (positions come in increasing order)
+  const size_t last = job.positions != nullptr ? static_cast<size_t>(job.positions[job.end - 1]) : job.end - 1;
+  if ((last + 1) * static_cast<size_t>(job.classes) > static_cast<size_t>(INT32_MAX)) return false;
   merge(job);
   return true;
 }

@@ -868,6 +868,12 @@ void test_merge(const std::vector<Isa>& isas) {
       g.check(untouched, fmt("%s %s: wrote outside its span", who.c_str(), what.c_str()));
     }
   }
+  // a position whose offset passes 32 bits goes back to the generic loop, nothing read first
+  const int32_t far[1] = {INT32_MAX / 19};
+  for (Isa isa : isas) {
+    const MergeJob job{far, 0, 1, nullptr, nullptr, 19, nullptr, nullptr};
+    g.check(!merge_positions(isa, job), fmt("%s: took a map too large for 32-bit gather offsets", isa_name(isa)));
+  }
 }
 
 }  // namespace
