@@ -40,7 +40,13 @@ namespace {
 // exp(x) for x <= 0 to about 1 ulp: 2^(x log2 e) as an integer power times a polynomial on
 // [-ln2/2, ln2/2]; branch-free so the loop over classes vectorises.
 inline float exp_nonpositive(float x) {
-  x = x < -87.f ? -87.f : x;
+  // max(x, -87) as the unsigned minimum of the bits (for x <= 0 they grow with |x|): as a float
+  // select GCC specialised the clamped case into a branch, and vectorised the loop for AVX-512
+  // alone (masked lanes); the AVX2, SSE and NEON code took every exp one at a time (a merge of
+  // 8192 positions x 19 classes 1.4 -> 0.3 ms on a Zen 3)
+  constexpr uint32_t kFloor = __builtin_bit_cast(uint32_t, -87.f);
+  const uint32_t bits_x = __builtin_bit_cast(uint32_t, x);
+  x = __builtin_bit_cast(float, bits_x < kFloor ? bits_x : kFloor);
   // round to nearest (even) by adding and removing 1.5 * 2^23: nearbyint's result, in
   // arithmetic the vectoriser takes (|x log2 e| < 126 here)
   constexpr float kRound = 12582912.f;
