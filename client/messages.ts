@@ -62,7 +62,7 @@ export interface ExitMetadata {
 export interface Dropped {
   readonly type: 'dropped';
   readonly frame_id: number;
-  readonly reason: 'superseded' | 'slow_reader';
+  readonly reason: 'superseded' | 'slow_reader' | 'deadline';
   readonly capture_ts?: CaptureTs;
 }
 

@@ -59,7 +59,8 @@ export interface FrameJob {
 }
 
 export type FrameEnd =
-  | { readonly outcome: 'completed' | 'superseded' | 'cancelled'; readonly stop: FrameStop; readonly lastExit: number;
+  // dropped: given way before its first exit (the deadline while others wait for the device; lastExit 0)
+  | { readonly outcome: 'completed' | 'superseded' | 'cancelled' | 'dropped'; readonly stop: FrameStop; readonly lastExit: number;
       /** Whether the last exit handed to onExit carried `stop` (else the face must say it). */
       readonly stopSent: boolean }
   | { readonly outcome: 'rejected' | 'failed'; readonly error: AdpcError };
@@ -186,7 +187,7 @@ export class FrameRunner {
       return this.refuse(asAdpcError(e), job, 'failed');
     }
     const stop = sent ?? (ended === 'cancelled' ? cancelledAs() : ended);
-    const outcome = stop === 'superseded' ? 'superseded' : stop === 'cancelled' ? 'cancelled' : 'completed';
+    const outcome = lastExit === 0 ? 'dropped' : stop === 'superseded' ? 'superseded' : stop === 'cancelled' ? 'cancelled' : 'completed';
     metrics.frame(outcome);
     if (report) metrics.reuse(report);
     // late means the client's last answer came after the deadline, not the decision to stop

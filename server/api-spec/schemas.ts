@@ -183,7 +183,7 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = Object.freeze({
     confidence: { oneOf: [{ type: 'null' }, object({ bytes: int(), width: int(1), height: int(1) })] },
     ...Object.fromEntries(Object.entries(exitFields).filter(([k]) => k !== 'exit' && k !== 'exits')),
   }, ['capture_ts'], 'the JSON of an exit message; the label map and confidence bytes follow it'),
-  Dropped: object({ type: { const: 'dropped' }, frame_id: int(), reason: { enum: ['superseded', 'slow_reader'] }, capture_ts: captureTs }, ['capture_ts']),
+  Dropped: object({ type: { const: 'dropped' }, frame_id: int(), reason: { enum: ['superseded', 'slow_reader', 'deadline'] }, capture_ts: captureTs }, ['capture_ts']),
   Stopped: object({
     type: { const: 'stopped' }, frame_id: int(),
     reason: { enum: ['superseded', 'cancelled', 'deadline'], description: "deadline: the wait for the device left too little time for the next stage" },

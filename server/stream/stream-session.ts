@@ -337,6 +337,11 @@ export class StreamSession {
     });
     if (this.closed) return;
     if ('error' in end) return this.sendError(end.error, frame.frameId, frame.captureTs);
+    // no exit: it gave way to others' frames at its deadline (RunOptions.waiting)
+    if (end.outcome === 'dropped') {
+      this.sendJson({ type: 'dropped', frame_id: frame.frameId, reason: end.stop, ...echo(frame.captureTs) }, frame.frameId);
+      return;
+    }
     // the last exit sent said nothing about stopping: say it now
     if (!end.stopSent) {
       this.sendJson({ type: 'stopped', frame_id: frame.frameId, reason: end.stop, last_exit: end.lastExit, ...echo(frame.captureTs) }, frame.frameId);

@@ -81,7 +81,9 @@ export interface RunOptions {
   /**
    * Whether others wait for the device. Native stages that run whatever their predecessor's
    * result run back to back as one chain holding the device; it does not start while others
-   * wait, and ends after its stage under way when `whenWaiting` says someone started to.
+   * wait, and ends after its stage under way when `whenWaiting` says someone started to. With
+   * a deadline, a frame granted the device too late for its first exit while others wait runs
+   * nothing and ends 'deadline' without an exit (every other run returns exit 1).
    */
   waiting?: () => boolean;
   /** Subscribes to others starting to wait for the device; the returned function unsubscribes. */
@@ -327,8 +329,12 @@ export class AnytimeEngine {
       const release = await options.acquire?.(k);
       let held = false;
       try {
-        // the wait for the device may have eaten the time the check before it counted on
-        if (k > 1 && release && budget.deadline_ms !== undefined && this.lateFor(k, form, share, arrivedAt, budget.deadline_ms)) return 'deadline';
+        // The wait for the device may have eaten the time the check before it counted on. A
+        // first exit that would come late still comes while nobody else waits; while others do,
+        // the frame gives way (no exit at all): its late stage would make them late too, the
+        // domino of an overloaded earliest-deadline-first queue.
+        const gives = k > 1 || options.waiting?.() === true;
+        if (gives && release && budget.deadline_ms !== undefined && this.lateFor(k, form, share, arrivedAt, budget.deadline_ms)) return 'deadline';
         if (k > 1 && options.signal?.aborted) return 'cancelled';
         const started = performance.now();
         let out: StageOutput;

@@ -164,6 +164,19 @@ describe('AnytimeEngine', () => {
     expect(await second).toEqual({ done: true, value: 'deadline' });
   });
 
+  it('gives way before exit 1 when the device comes too late and others wait for it, and only then', async () => {
+    const acquire = async () => () => undefined;
+    // the deadline has passed when the device is granted
+    const late = { budget: { deadline_ms: 5 }, arrivedAt: performance.now() - 1000, acquire };
+    const gen = engine.run(image, { ...late, waiting: () => true });
+    expect(await gen.next()).toEqual({ done: true, value: 'deadline' });
+    // nobody waits: the late first exit still comes
+    expect((await collect(engine.run(image, { ...late, waiting: () => false }))).map((r) => [r.exit, r.stop])).toEqual([[1, 'deadline']]);
+    // in time: others waiting change nothing
+    const roomy = await collect(engine.run(image, { budget: { deadline_ms: 60_000 }, acquire, waiting: () => true }));
+    expect(roomy.at(-1)!.stop).toBe('final_exit');
+  });
+
   it('starts the next stage before handing out an exit, so the consumer overlaps it', async () => {
     const events: string[] = [];
     const acquire = async (stage: number) => {

@@ -41,3 +41,42 @@ export function gatedEngine(engine: AnytimeEngine): { engine: FrameEngine; start
     open,
   };
 }
+
+/**
+ * The first run takes the device and holds it, before its first stage, until `open()`;
+ * `holding` resolves once it does, `queued(n)` once n other runs have had to wait for the
+ * device meanwhile. Every run, the first one after `open()`, is the real engine's.
+ */
+export function deviceHoldingEngine(engine: AnytimeEngine): { engine: FrameEngine; holding: Promise<void>; queued: (n: number) => Promise<void>; open: () => void } {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let held!: () => void;
+  const holding = new Promise<void>((resolve) => (held = resolve));
+  let waits = 0;
+  const counts: { n: number; resolve: () => void }[] = [];
+  let first = true;
+  return {
+    engine: {
+      manifest: engine.manifest,
+      info: () => engine.info(),
+      run: (input: Float32Array, options?: RunOptions) => (async function* (): AsyncGenerator<ExitResult, StopReason> {
+        if (first) {
+          first = false;
+          const release = await options!.acquire!(1);
+          const unsubscribe = options!.whenWaiting!(() => {
+            waits++;
+            for (const c of counts.filter((c) => waits >= c.n)) c.resolve();
+          });
+          held();
+          await gate;
+          unsubscribe();
+          release();
+        }
+        return yield* engine.run(input, options);
+      })(),
+    },
+    holding,
+    queued: (n) => new Promise<void>((resolve) => (waits >= n ? resolve() : counts.push({ n, resolve }))),
+    open,
+  };
+}

@@ -8,7 +8,7 @@ import { loadConfig } from '../../server/config.js';
 import type { ServerMetrics } from '../../server/metrics.js';
 import { DEFAULT_BUNDLE } from '../../src/bundle/default-bundle.js';
 import { AnytimeEngine } from '../../src/engine/anytime-engine.js';
-import { gatedEngine } from '../helpers/fake-engine.js';
+import { deviceHoldingEngine, gatedEngine } from '../helpers/fake-engine.js';
 import { encodedScene, flatPng, metricValue, startTestServer } from '../helpers/server.js';
 
 const TOKEN = 'test-token-0123456789';
@@ -189,6 +189,31 @@ describe('request limits', () => {
     const lines = t.logs.lines.filter((l) => l.code === 'OVERLOADED');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ route: 'POST /v1/segment', request_id: 'second', level: 40 });
+    await t.close();
+  });
+
+  it('answers 503 DEADLINE_UNMET to a request granted the device too late for exit 1 while others wait', async () => {
+    const held = deviceHoldingEngine(engine);
+    const t = await startTestServer(held.engine);
+    const post = (query: string, id: string) => fetch(`${t.http}/v1/segment?${query}`, { method: 'POST', body: png, headers: { 'x-request-id': id } });
+    const holder = post('max_exit=1', 'holder');
+    await held.holding;
+    // both wait behind the holder; the deadline's frame comes first (earliest deadline), the other still waits
+    const hurried = post('max_exit=1&deadline_ms=1', 'hurried');
+    const patient = post('max_exit=1', 'patient');
+    await held.queued(2);
+    held.open();
+    const refused = await hurried;
+    expect(refused.status).toBe(503);
+    expect((await refused.json() as { error: { code: string } }).error.code).toBe('DEADLINE_UNMET');
+    expect((await holder).status).toBe(200);
+    expect((await patient).status).toBe(200);
+    const text = await (await fetch(`${t.http}/metrics`)).text();
+    expect(metricValue(text, 'adpc_frames_total{outcome="dropped"}')).toBe(1);
+    expect(metricValue(text, 'adpc_budget_stops_total{reason="deadline"}')).toBe(1);
+    // no answer came: neither late nor on time
+    expect(metricValue(text, 'adpc_deadline_frames_total{late="true"}')).toBe(0);
+    expect(t.logs.lines.filter((l) => l.code === 'DEADLINE_UNMET')).toMatchObject([{ request_id: 'hurried', level: 40 }]);
     await t.close();
   });
 

@@ -7,7 +7,7 @@ import { DEFAULT_BUNDLE } from '../../src/bundle/default-bundle.js';
 import type { Budget } from '../../src/engine/budget.js';
 import { AnytimeEngine } from '../../src/engine/anytime-engine.js';
 import type { FrameEngine } from '../../server/model-info.js';
-import { failingEngine, gatedEngine } from '../helpers/fake-engine.js';
+import { deviceHoldingEngine, failingEngine, gatedEngine } from '../helpers/fake-engine.js';
 import { encodedScene, flatPng, metricValue, startTestServer, type LogLine, type TestServer } from '../helpers/server.js';
 
 type Message = {
@@ -181,6 +181,27 @@ describe('WS /v1/stream', () => {
     c.ws.send(frame(70, { max_exit: 1 }));
     await c.next((m) => m.frame_id === 70 && m.stop === 'max_exit');
     c.ws.close();
+    await s.close();
+  });
+
+  it('drops a frame granted the device too late for exit 1 while others wait (reason deadline)', async () => {
+    const held = deviceHoldingEngine(engine);
+    const s = await startTestServer(held.engine);
+    const [a, b, c] = await Promise.all([connect(s.ws), connect(s.ws), connect(s.ws)]);
+    a.ws.send(frame(1, { max_exit: 1 }));
+    await held.holding;
+    b.ws.send(frame(2, { max_exit: 1, deadline_ms: 1 }));
+    c.ws.send(frame(3, { max_exit: 1 }));
+    await held.queued(2);
+    held.open();
+    expect(await b.next(isEnd(2))).toMatchObject({ type: 'dropped', reason: 'deadline' });
+    expect(await a.next(isEnd(1))).toMatchObject({ exit: 1, stop: 'max_exit' });
+    expect(await c.next(isEnd(3))).toMatchObject({ exit: 1, stop: 'max_exit' });
+    expect(b.messages.filter((m) => m.frame_id === 2)).toHaveLength(1);
+    // the stream goes on: its next frame is answered
+    b.ws.send(frame(4, { max_exit: 1 }));
+    expect(await b.next(isEnd(4))).toMatchObject({ exit: 1, stop: 'max_exit' });
+    for (const x of [a, b, c]) x.ws.close();
     await s.close();
   });
 
