@@ -208,8 +208,8 @@ export function buildApp({ config, metrics, state, runner, reporter }: AppDeps):
         if ('error' in end) return sendError(res, end.error); // the runner logged it
         const last = exits.at(-1);
         if (!last) {
-          // the only run without an exit: it gave way to others at its deadline (RunOptions.waiting)
-          return fail(res, new AdpcError('DEADLINE_UNMET', `waiting for the device behind other requests left too little of deadline_ms ${budget.deadline_ms} for the first exit`));
+          // the only run without an exit: it waited for the device past its deadline (RunOptions.waiting)
+          return fail(res, new AdpcError('DEADLINE_UNMET', `waiting for the device left too little of deadline_ms ${budget.deadline_ms} for the first exit`));
         }
         if (asPng) {
           const rendered = last.rendered ?? await render(last.exit);

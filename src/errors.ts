@@ -62,7 +62,7 @@ export const ERROR_CATALOGUE = Object.freeze({
   NOT_READY: { status: 503, stream: null, summary: 'the model is still loading' },
   DRAINING: { status: 503, stream: 'message', summary: 'the server is shutting down: no new requests, streams or frames' },
   OVERLOADED: { status: 503, stream: null, summary: 'ADPC_MAX_REQUESTS segment requests or ADPC_MAX_STREAMS streams are already being served (Retry-After says when to retry)' },
-  DEADLINE_UNMET: { status: 503, stream: null, summary: 'the request waited for the device, behind others, until its first exit could no longer arrive before deadline_ms: nothing was computed (a stream answers such a frame dropped, reason deadline)' },
+  DEADLINE_UNMET: { status: 503, stream: null, summary: 'the request waited for the device until its first exit could no longer arrive before deadline_ms: nothing was computed (a stream answers such a frame dropped, reason deadline)' },
   INTERNAL: { status: 500, stream: 'message', summary: 'the server failed on this request or frame (the log has the cause); the stream stays open' },
 } as const satisfies Record<string, ErrorSpec>);
 

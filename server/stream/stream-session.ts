@@ -337,7 +337,7 @@ export class StreamSession {
     });
     if (this.closed) return;
     if ('error' in end) return this.sendError(end.error, frame.frameId, frame.captureTs);
-    // no exit: it gave way to others' frames at its deadline (RunOptions.waiting)
+    // no exit: it waited for the device past its deadline (RunOptions.waiting)
     if (end.outcome === 'dropped') {
       this.sendJson({ type: 'dropped', frame_id: frame.frameId, reason: end.stop, ...echo(frame.captureTs) }, frame.frameId);
       return;

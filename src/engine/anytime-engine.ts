@@ -82,7 +82,8 @@ export interface RunOptions {
    * Whether others wait for the device. Native stages that run whatever their predecessor's
    * result run back to back as one chain holding the device; it does not start while others
    * wait, and ends after its stage under way when `whenWaiting` says someone started to. With
-   * a deadline, a frame granted the device too late for its first exit while others wait runs
+   * a deadline, a frame that waited for the device (asked right after `acquire`, which queues
+   * the run at once), or that others wait behind, and got it too late for its first exit runs
    * nothing and ends 'deadline' without an exit (every other run returns exit 1).
    */
   waiting?: () => boolean;
@@ -326,14 +327,17 @@ export class AnytimeEngine {
       // the run takes no other call before a chain's end has been reported
       if (chain) await chain.run.ended;
       const form = this.formFor(k, share, pinned);
-      const release = await options.acquire?.(k);
+      const asked = options.acquire?.(k);
+      // whether this run waits for the device (the scheduler queues it as it is asked) or others do
+      const contended = options.waiting?.() === true;
+      const release = await asked;
       let held = false;
       try {
         // The wait for the device may have eaten the time the check before it counted on. A
-        // first exit that would come late still comes while nobody else waits; while others do,
-        // the frame gives way (no exit at all): its late stage would make them late too, the
-        // domino of an overloaded earliest-deadline-first queue.
-        const gives = k > 1 || options.waiting?.() === true;
+        // first exit that would come late still comes from an idle device; from a contended one
+        // the frame gives way (no exit at all): its late stage would make the frames behind it
+        // late too, the domino of an overloaded earliest-deadline-first queue.
+        const gives = k > 1 || contended || options.waiting?.() === true;
         if (gives && release && budget.deadline_ms !== undefined && this.lateFor(k, form, share, arrivedAt, budget.deadline_ms)) return 'deadline';
         if (k > 1 && options.signal?.aborted) return 'cancelled';
         const started = performance.now();

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AdpcError } from '../errors.js';
 
 export const BudgetSchema = z.object({
-  /** Last exit to run (1-4). Exit 1 is always returned, but for a deadline's giving way (RunOptions.waiting). */
+  /** Last exit to run (1-4). Exit 1 is always returned, but for a deadline missed waiting for the device (RunOptions.waiting). */
   max_exit: z.number().int().min(1).max(4).optional(),
   /** Cap on cumulative GFLOPs (ADP-C convention), checked before each stage from its predicted cost. */
   gflops: z.number().positive().finite().optional(),

@@ -164,7 +164,7 @@ describe('AnytimeEngine', () => {
     expect(await second).toEqual({ done: true, value: 'deadline' });
   });
 
-  it('gives way before exit 1 when the device comes too late and others wait for it, and only then', async () => {
+  it('gives way before exit 1 when a contended device comes too late, and only then', async () => {
     const acquire = async () => () => undefined;
     // the deadline has passed when the device is granted
     const late = { budget: { deadline_ms: 5 }, arrivedAt: performance.now() - 1000, acquire };

@@ -45,7 +45,8 @@ export function gatedEngine(engine: AnytimeEngine): { engine: FrameEngine; start
 /**
  * The first run takes the device and holds it, before its first stage, until `open()`;
  * `holding` resolves once it does, `queued(n)` once n other runs have had to wait for the
- * device meanwhile. Every run, the first one after `open()`, is the real engine's.
+ * device meanwhile. Every run, the first one after `open()` and one turn of the event loop, is
+ * the real engine's.
  */
 export function deviceHoldingEngine(engine: AnytimeEngine): { engine: FrameEngine; holding: Promise<void>; queued: (n: number) => Promise<void>; open: () => void } {
   let open!: () => void;
@@ -71,6 +72,9 @@ export function deviceHoldingEngine(engine: AnytimeEngine): { engine: FrameEngin
           await gate;
           unsubscribe();
           release();
+          // the run granted next settles what it does with the device (in microtasks) before
+          // this one asks for it again
+          await new Promise((resolve) => setImmediate(resolve));
         }
         return yield* engine.run(input, options);
       })(),
