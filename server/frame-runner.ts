@@ -59,7 +59,7 @@ export interface FrameJob {
 }
 
 export type FrameEnd =
-  // dropped: given way before its first exit (the deadline while others wait for the device; lastExit 0)
+  // dropped: it waited for the device past its deadline and gave way before its first exit (lastExit 0)
   | { readonly outcome: 'completed' | 'superseded' | 'cancelled' | 'dropped'; readonly stop: FrameStop; readonly lastExit: number;
       /** Whether the last exit handed to onExit carried `stop` (else the face must say it). */
       readonly stopSent: boolean }

@@ -43,7 +43,7 @@ inline float exp_nonpositive(float x) {
   // max(x, -87) as the unsigned minimum of the bits (for x <= 0 they grow with |x|): as a float
   // select GCC specialised the clamped case into a branch, and vectorised the loop for AVX-512
   // alone (masked lanes); the AVX2, SSE and NEON code took every exp one at a time (a merge of
-  // 8192 positions x 19 classes 1.4 -> 0.3 ms on a Zen 3)
+  // 8192 positions x 19 classes, one thread of a Zen 3: 1.2-1.4 -> 0.46-0.50 ms)
   constexpr uint32_t kFloor = __builtin_bit_cast(uint32_t, -87.f);
   const uint32_t bits_x = __builtin_bit_cast(uint32_t, x);
   x = __builtin_bit_cast(float, bits_x < kFloor ? bits_x : kFloor);
