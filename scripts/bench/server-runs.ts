@@ -1,5 +1,5 @@
-// The server as a client sees it: a real server process (`node --import tsx server/main.ts`)
-// on a loopback port, real WebSocket clients. One stream end to end (time to each exit and
+// The server as a client sees it: a real server process (`node --import tsx server/main.ts`
+// with the flags `npm start` gives it) on a loopback port, real WebSocket clients. One stream end to end (time to each exit and
 // what the server adds to the engine's time), several streams at once (as fast as the
 // protocol allows, and paced at 10 fps; with a deadline, how many answers come late), and a
 // soak (the server's memory over many frames).
@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { decodeExitMessage, encodeFrameMessage } from '../../server/stream/frame-message.js';
+import { SERVER_NODE_FLAGS } from '../../server/node-flags.js';
 import type { Budget } from '../../src/engine/budget.js';
 import { Progress } from '../../src/progress.js';
 import { quantile, round } from './stats.js';
@@ -21,7 +22,7 @@ export interface ServerProcess {
 }
 
 export async function startServer(root: string, env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, '--import', 'tsx', 'server/main.ts'], {
     cwd: root,
     // info level: the start-up lines say the port and when the model is ready
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SERVER_NODE_FLAGS } from '../../server/node-flags.js';
 import { repoRoot } from '../helpers/python.js';
 import { startTestServer } from '../helpers/server.js';
 import { copies, envOf, execForm, isIgnored, parseDockerignore, readDockerfile, type Instruction } from './dockerfile.js';
@@ -63,8 +64,7 @@ describe.each(DOCKERFILES)('%s', (name) => {
   it('runs node under an init as a non-root user, with the healthcheck, port and stop signal', () => {
     expect(execForm(only(instructions, 'ENTRYPOINT', 'runtime').args)).toEqual(['/usr/bin/tini', '--']);
     const cmd = execForm(only(instructions, 'CMD', 'runtime').args);
-    expect(cmd?.[0]).toBe('node');
-    expect(cmd).toContain('server/main.ts');
+    expect(cmd).toEqual(['node', ...SERVER_NODE_FLAGS, '--import', 'tsx', 'server/main.ts']);
     expect(only(instructions, 'STOPSIGNAL', 'runtime').args).toBe('SIGTERM');
     const user = only(instructions, 'USER', 'runtime').args.split(':')[0]!;
     expect(Number(user)).toBeGreaterThan(0);
@@ -74,6 +74,13 @@ describe.each(DOCKERFILES)('%s', (name) => {
     expect(healthcheckCommand(instructions)[0]).toBe('node');
     // the runtime stage takes the native addon the build stage made
     expect(copies(instructions).some((c) => c.from === 'build' && c.sources.includes('/app/native/build/Release/adpc_native.node'))).toBe(true);
+  });
+});
+
+describe('npm start', () => {
+  it('starts node with the flags the images give it', () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toBe(['exec node', ...SERVER_NODE_FLAGS, '--import tsx server/main.ts'].join(' '));
   });
 });
 

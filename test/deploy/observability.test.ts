@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVER_NODE_FLAGS } from '../../server/node-flags.js';
 import { repoRoot } from '../helpers/python.js';
 import { encodedScene } from '../helpers/server.js';
 import { DEPLOY_DIR, manifest } from './manifests.js';
@@ -77,7 +78,7 @@ let server: ServerProcess;
 let exposition: Exposition;
 
 beforeAll(async () => {
-  server = await startServerProcess(['node', '--import', 'tsx', 'server/main.ts'], {
+  server = await startServerProcess(['node', ...SERVER_NODE_FLAGS, '--import', 'tsx', 'server/main.ts'], {
     cwd: repoRoot,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ADPC_THREADS: '1' },
   });
