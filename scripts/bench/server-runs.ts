@@ -1,8 +1,8 @@
 // The server as a client sees it: a real server process (`node --import tsx server/main.ts`
-// with the flags `npm start` gives it) on a loopback port, real WebSocket clients. One stream end to end (time to each exit and
-// what the server adds to the engine's time), several streams at once (as fast as the
-// protocol allows, and paced at 10 fps; with a deadline, how many answers come late), and a
-// soak (the server's memory over many frames).
+// with the flags `npm start` gives it) on a loopback port, real WebSocket clients. One stream
+// end to end (time to each exit and what the server adds to the engine's time), several
+// streams at once (as fast as the protocol allows, and paced at 10 fps; with a deadline, how
+// many answers come late), and a soak (the server's memory over many frames).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
